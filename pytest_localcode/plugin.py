@@ -1,0 +1,3 @@
+"""pytest entry point (being built)."""
+
+from __future__ import annotations

@@ -1,0 +1,76 @@
+"""The seam between the harness and whatever isolates the code an LLM wrote.
+
+A :class:`SandboxFactory` is created once per pytest process; it opens one :class:`Sandbox` per
+directory (the agent's workspace, or a grading copy). A sandbox sees that directory at
+``workdir`` and nothing else of the run: not the dataset, not other exercises, not the project.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+
+@dataclass
+class ExecResult:
+    exit_code: int
+    output: str
+    duration: float
+    timed_out: bool = False
+    oom_killed: bool = False
+    truncated: bool = False
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Hard limits for one command (memory for the whole process tree)."""
+
+    memory_mb: int = 4096
+    pids: int = 512
+    cpus: float = 2.0
+    output_bytes: int = 2_000_000
+
+
+@runtime_checkable
+class Sandbox(Protocol):
+    kind: str
+    workdir: str
+
+    def exec(
+        self,
+        command: str | Sequence[str],
+        *,
+        timeout: float,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+    ) -> ExecResult:
+        """Run ``command`` (a shell string, or argv) with ``cwd`` relative to ``workdir``."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class SandboxFactory(Protocol):
+    kind: str
+
+    def open(self, directory: Path, *, name: str, worker: str = "main") -> Sandbox:
+        """A sandbox over ``directory``, mounted as ``<work root>/<name>``."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def read_capped(path: Path, limit: int) -> tuple[str, bool]:
+    """Head and tail of a command's output file, so a flood of output cannot exhaust memory."""
+    size = path.stat().st_size if path.exists() else 0
+    with open(path, "rb") as fh:
+        if size <= limit:
+            return fh.read().decode("utf-8", "replace"), False
+        head = fh.read(limit // 2)
+        fh.seek(size - limit // 2)
+        tail = fh.read()
+    cut = size - len(head) - len(tail)
+    text = head.decode("utf-8", "replace") + f"\n...[{cut} bytes of output cut]...\n" + tail.decode("utf-8", "replace")
+    return text, True

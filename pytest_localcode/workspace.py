@@ -1,0 +1,147 @@
+"""The two copies of an exercise an item works with.
+
+* The **workspace** is what a solver gets: stubs, tests (readable, not writable by the agent's
+  tools), and the build files the language needs; never ``.meta/`` or the docs.
+* The **grading copy** is rebuilt from the pristine exercise before every test run; only the
+  workspace's solution-like files (``carry`` in the language data, minus protected files) are
+  carried over, so edited tests, a ``conftest.py`` or a ``.cargo/config.toml`` gain nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from pytest_localcode.errors import DatasetError
+from pytest_localcode.exercises import Exercise, glob_match, matches_any
+from pytest_localcode.languages import LanguageConf
+
+
+@dataclass(frozen=True)
+class Layout:
+    solver_files: tuple[str, ...]
+    protected: frozenset[str]
+    tests: tuple[str, ...]
+
+    def is_protected(self, relpath: str) -> bool:
+        return relpath in self.protected
+
+
+def layout(ex: Exercise, conf: LanguageConf) -> Layout:
+    files = ex.files()
+    solver = tuple(f for f in files if not matches_any(f, conf.workspace_exclude))
+    protected = {f for f in solver if f in ex.test or f in ex.editor or matches_any(f, conf.protected)}
+    protected -= set(ex.solution)
+    return Layout(solver, frozenset(protected), ex.test)
+
+
+def _copy(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(src, dst, follow_symlinks=False)
+
+
+def create_workspace(ex: Exercise, conf: LanguageConf, dest: Path) -> Layout:
+    """Fresh solver view of ``ex`` in ``dest`` (which is replaced)."""
+    lay = layout(ex, conf)
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    for rel in lay.solver_files:
+        _copy(ex.path / rel, dest / rel)
+    return lay
+
+
+def reference_map(ex: Exercise, conf: LanguageConf) -> list[tuple[str, str]]:
+    """(reference file, solution path) pairs: how the oracle writes the example solution."""
+    rules = conf.reference
+    pairs: list[tuple[str, str]] = []
+    for example in ex.example:
+        target = None
+        for prefix, replacement in (rules.get("rewrite_prefix") or {}).items():
+            if example.startswith(prefix):
+                target = replacement + example[len(prefix) :]
+        if target is None and rules.get("by_extension"):
+            ext = Path(example).suffix
+            candidates = [s for s in ex.solution if Path(s).suffix == ext]
+            if len(candidates) == 1:
+                target = candidates[0]
+        if target is None:
+            raise DatasetError(f"{ex.path}: cannot map reference file {example} onto the solution files {list(ex.solution)}")
+        pairs.append((example, target))
+    for extra in rules.get("extra", []):
+        if (ex.path / extra["from"]).is_file():
+            pairs.append((extra["from"], extra["to"]))
+    return pairs
+
+
+def install_reference(ex: Exercise, conf: LanguageConf, workspace: Path) -> list[str]:
+    """Write the reference solution over the stubs (the ``oracle`` pseudo-model)."""
+    written = []
+    for src, dst in reference_map(ex, conf):
+        _copy(ex.path / src, workspace / dst)
+        written.append(dst)
+    return written
+
+
+def carried_files(workspace: Path, conf: LanguageConf, lay: Layout) -> list[str]:
+    """Workspace files that grading takes from the agent: regular files only, never symlinks."""
+    carried = []
+    for root, dirs, files in os.walk(workspace, followlinks=False):
+        dirs[:] = [d for d in dirs if not (Path(root) / d).is_symlink() and d not in ("node_modules", "build", "target")]
+        for name in files:
+            path = Path(root) / name
+            rel = path.relative_to(workspace).as_posix()
+            if path.is_symlink() or not path.is_file():
+                continue
+            if lay.is_protected(rel) or matches_any(rel, conf.never_carry) or matches_any(rel, conf.workspace_exclude):
+                continue
+            if matches_any(rel, conf.carry):
+                carried.append(rel)
+    return sorted(carried)
+
+
+def enable_all_tests(conf: LanguageConf, grade_dir: Path, lay: Layout) -> None:
+    for rule in conf.enable_all_tests:
+        targets = lay.tests if rule.files == "test" else [f for f in lay.solver_files if glob_match(f, rule.glob or "")]
+        for rel in targets:
+            path = grade_dir / rel
+            if not path.is_file():
+                continue
+            text = path.read_text(encoding="utf-8")
+            for pattern, replacement in rule.pairs:
+                text = re.sub(pattern, replacement, text)
+            path.write_text(text, encoding="utf-8")
+
+
+def create_grading_copy(ex: Exercise, conf: LanguageConf, workspace: Path, dest: Path) -> Layout:
+    """Pristine exercise + the agent's solution files + every test enabled, in ``dest``."""
+    lay = layout(ex, conf)
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    for rel in lay.solver_files:
+        _copy(ex.path / rel, dest / rel)
+    for rel in carried_files(workspace, conf, lay):
+        _copy(workspace / rel, dest / rel)
+    override = conf.overrides.get(ex.slug)
+    if override and override.solution_as_test:
+        src, dst = override.solution_as_test["from"], override.solution_as_test["to"]
+        shutil.copyfile(dest / src, dest / dst)
+        shutil.copyfile(ex.path / src, dest / src)
+    enable_all_tests(conf, dest, lay)
+    (dest / conf.results_dir).mkdir(exist_ok=True)
+    return lay
+
+
+def defined_test_count(ex: Exercise, conf: LanguageConf, grade_dir: Path, lay: Layout) -> int:
+    """Test cases the exercise defines, counted in the (pristine, all-enabled) test files."""
+    override = conf.overrides.get(ex.slug)
+    rule = override.count_tests if override and override.count_tests else conf.count_tests
+    if rule.fixed is not None:
+        return rule.fixed
+    files = lay.tests if rule.files == "test" else [f for f in lay.solver_files if glob_match(f, rule.glob or "")]
+    pattern = re.compile(rule.regex or "", re.M)
+    return sum(len(pattern.findall((grade_dir / f).read_text(encoding="utf-8", errors="replace"))) for f in files)
