@@ -39,6 +39,7 @@ class TestRun:
     oom_killed: bool = False
     reason: str = ""
     output: str = ""
+    workdir: str = ""  # the grading copy's path as the test command saw it (scrubbed from output)
 
     @property
     def ok(self) -> bool:
@@ -47,6 +48,7 @@ class TestRun:
     def summary(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("output")
+        data.pop("workdir")
         return data
 
 
@@ -85,6 +87,14 @@ def clean_output(text: str, workdir: str, slug: str, limit: int = PROMPT_OUTPUT_
     return text
 
 
+def solution_unchanged(ex: Exercise, workspace: Path) -> bool:
+    def same(rel: str) -> bool:
+        mine = workspace / rel
+        return mine.is_file() and mine.read_bytes() == (ex.path / rel).read_bytes()
+
+    return all(same(rel) for rel in ex.solution)
+
+
 def fill(template: str, values: dict[str, str]) -> str:
     """Replace ``{name}`` placeholders only (shell braces in the scripts stay as they are)."""
     return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), template)
@@ -105,7 +115,11 @@ class Grader:
             override = conf.overrides.get(ex.slug)
             if override and override.mutants:
                 return self._grade_mutants(ex, conf, sandbox, grade_dir, lay.tests, defined)
-            return self._run_once(ex, conf, sandbox, grade_dir, lay.tests, defined)
+            run = self._run_once(ex, conf, sandbox, grade_dir, lay.tests, defined)
+            if override and override.require_change and run.ok and solution_unchanged(ex, workspace):
+                run.outcome = "fail"
+                run.reason = "solution unchanged: this refactoring exercise's stub already passes, the task is to rewrite it"
+            return run
         finally:
             sandbox.close()
 
@@ -138,6 +152,7 @@ class Grader:
             oom_killed=result.oom_killed,
             reason=reason,
             output=result.output,
+            workdir=sandbox.workdir,
         )
 
     def _grade_mutants(
@@ -174,4 +189,5 @@ class Grader:
             timed_out=timed_out,
             reason=reason,
             output="\n".join(outputs),
+            workdir=sandbox.workdir,
         )

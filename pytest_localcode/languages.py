@@ -41,6 +41,8 @@ class CountRule:
     glob: str | None = None
     regex: str | None = None
     fixed: int | None = None
+    # Regions removed before counting (e.g. benchmarks compiled only on request).
+    strip: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class Override:
     solution_as_test: dict[str, str] | None = None
     count_tests: CountRule | None = None
     mutants: Mutants | None = None
+    # Refactoring exercises whose stub already passes: an unchanged solution is not a solve.
+    require_change: bool = False
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,13 @@ def _count_rule(raw: Any, where: str) -> CountRule:
             re.compile(raw["regex"], re.M)
         except re.error as exc:
             raise ConfigError(f"{where}: count_tests.regex is not a valid regex ({exc})") from None
-    return CountRule(files=raw.get("files"), glob=raw.get("glob"), regex=raw.get("regex"), fixed=raw.get("fixed"))
+    return CountRule(
+        files=raw.get("files"),
+        glob=raw.get("glob"),
+        regex=raw.get("regex"),
+        fixed=raw.get("fixed"),
+        strip=tuple(raw.get("strip", ())),
+    )
 
 
 def _replace_rules(raw: list[dict[str, Any]], where: str) -> tuple[Replace, ...]:
@@ -121,6 +131,7 @@ def _overrides(raw: dict[str, Any], where: str) -> dict[str, Override]:
             mutants=Mutants(env=mutants["env"], expect={str(k): str(v) for k, v in mutants["expect"].items()})
             if mutants
             else None,
+            require_change=bool(body.get("require_change", False)),
         )
     return result
 

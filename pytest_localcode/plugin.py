@@ -1,3 +1,167 @@
-"""pytest entry point (being built)."""
+"""The pytest plugin: options, collection of the exercises, fixtures, and reporting hooks.
+
+Without ``--model`` the plugin only registers its options and markers, so plain ``pytest`` in
+the project runs the project's own tests. With ``--model NAME`` (and no path arguments) it
+collects the 225 exercises from the dataset, one item each.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_localcode import collect
+from pytest_localcode.errors import LocalcodeError
+from pytest_localcode.flow import run_exercise
+from pytest_localcode.grading import Grader
+from pytest_localcode.languages import LANGUAGES
+from pytest_localcode.results import ExerciseResult, load
+from pytest_localcode.sandbox import SandboxFactory
+from pytest_localcode.settings import Settings, resolve, worker_id
+from pytest_localcode.solvers import Solver, pseudo_solver
+
+SETTINGS_KEY = pytest.StashKey[Settings]()
+RESULT_KEY = pytest.StashKey[ExerciseResult]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("localcode", "localcode: benchmark a coding agent on the polyglot exercises")
+    group.addoption("--model", dest="localcode_model", metavar="NAME",
+                    help="agent config (e.g. glm-4.7-flash, gguf/glm-4.7-flash) or a pseudo-model: oracle, nop")
+    group.addoption("--exercises", dest="localcode_exercises", metavar="DIR",
+                    help="polyglot-benchmark checkout (default: $LOCALCODE_EXERCISES, else ../polyglot-benchmark)")
+    group.addoption("--run-dir", dest="localcode_run_dir", metavar="DIR",
+                    help="where results go (default runs/<timestamp>--<model>); an existing one is resumed")
+    group.addoption("--resume", dest="localcode_resume", action="store_true",
+                    help="continue the latest run of this model, skipping finished exercises")
+    group.addoption("--tries", dest="localcode_tries", type=int, default=2, metavar="N",
+                    help="tries per exercise; try 2+ gets the test failures (default 2)")
+    group.addoption("--sandbox", dest="localcode_sandbox", default="auto", metavar="KIND",
+                    help="where tests and the shell tool run: docker, local (bubblewrap) or auto (default)")
+    group.addoption("--server-url", dest="localcode_server_url", metavar="URL",
+                    help="use a running OpenAI-compatible server instead of starting one")
+    group.addoption("--agent-timeout", dest="localcode_agent_timeout", type=float, default=900.0, metavar="SEC",
+                    help="wall-clock limit for the agent per try (default 900)")
+    group.addoption("--max-turns", dest="localcode_max_turns", type=int, default=None, metavar="N",
+                    help="override the agent config's max_turns")
+    group.addoption("--max-tokens", dest="localcode_max_tokens", type=int, default=None, metavar="N",
+                    help="limit on prompt+completion tokens per try")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for language in LANGUAGES:
+        config.addinivalue_line("markers", f"{language}: exercises of the {language} track")
+    if not config.getoption("localcode_model"):
+        return
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and "localcode_settings" in workerinput:
+        settings = Settings.from_workerinput(workerinput["localcode_settings"])
+    else:
+        settings = resolve(config)
+    config.stash[SETTINGS_KEY] = settings
+    if config.args_source != pytest.Config.ArgsSource.ARGS:
+        config.args = [str(settings.dataset)]
+    if workerinput is None and config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistController(settings), "localcode-xdist")
+
+
+class XdistController:
+    """Hands the controller's settings (run dir, server URL…) to every worker."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput["localcode_settings"] = self.settings.to_workerinput()
+
+
+def pytest_collect_directory(path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    settings = parent.config.stash.get(SETTINGS_KEY, None)
+    if settings is None:
+        return None
+    return collect.claim_directory(path, parent, settings.dataset)
+
+
+# -- fixtures ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def localcode_settings(pytestconfig: pytest.Config) -> Settings:
+    try:
+        return pytestconfig.stash[SETTINGS_KEY]
+    except KeyError:
+        pytest.skip("needs --model")
+
+
+@pytest.fixture(scope="session")
+def localcode_sandboxes(localcode_settings: Settings) -> Iterator[SandboxFactory]:
+    from pytest_localcode.sandbox.select import open_factory
+
+    try:
+        factory = open_factory(localcode_settings.sandbox)
+    except LocalcodeError as exc:
+        pytest.exit(str(exc), returncode=4)
+    yield factory
+    factory.close()
+
+
+@pytest.fixture(scope="session")
+def localcode_solver(localcode_settings: Settings) -> Solver:
+    solver = pseudo_solver(localcode_settings.model)
+    if solver is None:
+        pytest.exit(f"--model {localcode_settings.model}: agent models are not wired in yet", returncode=4)
+    return solver
+
+
+@pytest.fixture
+def localcode_result(
+    request: pytest.FixtureRequest,
+    localcode_settings: Settings,
+    localcode_sandboxes: SandboxFactory,
+    localcode_solver: Solver,
+) -> ExerciseResult:
+    """Runs the exercise (agent tries + grading) in setup; resumes a finished one from disk."""
+    item = request.node
+    if not isinstance(item, collect.ExerciseItem):
+        pytest.skip("localcode_result is for exercise items")
+    ex = item.exercise
+    settings = localcode_settings
+    item_dir = settings.run_dir / ex.language / ex.slug
+    prior = load(item_dir)
+    if prior is not None and prior.complete and prior.model == settings.model:
+        result = prior
+        item.user_properties.append(("resumed", True))
+    else:
+        grader = Grader(localcode_sandboxes, worker=worker_id())
+        result = run_exercise(ex, item.conf, localcode_solver, grader, item_dir, tries=settings.tries, model=settings.model)
+    item.stash[RESULT_KEY] = result
+    item.user_properties.extend(properties(result))
+    if result.error:
+        raise LocalcodeError(result.error)
+    return result
+
+
+def properties(result: ExerciseResult) -> list[tuple[str, Any]]:
+    """Plain scalars only: junitxml and xdist carry them without custom serialisation."""
+    last = result.tries[-1].tests if result.tries else {}
+    props: list[tuple[str, Any]] = [
+        ("language", result.language),
+        ("exercise", result.exercise),
+        ("status", result.status),
+        ("tries_used", len(result.tries)),
+        ("tests_defined", int(last.get("defined", 0))),
+        ("tests_run", int(last.get("executed", 0))),
+        ("tests_passed", int(last.get("passed", 0))),
+        ("tests_failed", int(last.get("failed", 0))),
+        ("wall_seconds", round(result.wall_seconds, 3)),
+        ("test_seconds", round(sum(t.test_seconds for t in result.tries), 3)),
+        ("agent_seconds", round(sum(t.agent_seconds for t in result.tries), 3)),
+        ("timeouts", sum(1 for t in result.tries if t.tests.get("timed_out"))),
+    ]
+    for record in result.tries:
+        props.append((f"try{record.number}_outcome", record.outcome))
+    return props

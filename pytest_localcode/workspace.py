@@ -39,8 +39,15 @@ def layout(ex: Exercise, conf: LanguageConf) -> Layout:
 
 
 def _copy(src: Path, dst: Path) -> None:
+    """Copy content and mode but not the mtime: fresh mtimes make mtime-based build tools
+    (cargo's fingerprints, make) rebuild instead of trusting artifacts of an earlier run."""
     dst.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(src, dst, follow_symlinks=False)
+    if src.is_symlink():
+        dst.unlink(missing_ok=True)
+        dst.symlink_to(os.readlink(src))
+        return
+    shutil.copyfile(src, dst)
+    shutil.copymode(src, dst)
 
 
 def create_workspace(ex: Exercise, conf: LanguageConf, dest: Path) -> Layout:
@@ -144,4 +151,10 @@ def defined_test_count(ex: Exercise, conf: LanguageConf, grade_dir: Path, lay: L
         return rule.fixed
     files = lay.tests if rule.files == "test" else [f for f in lay.solver_files if glob_match(f, rule.glob or "")]
     pattern = re.compile(rule.regex or "", re.M)
-    return sum(len(pattern.findall((grade_dir / f).read_text(encoding="utf-8", errors="replace"))) for f in files)
+    total = 0
+    for rel in files:
+        text = (grade_dir / rel).read_text(encoding="utf-8", errors="replace")
+        for region in rule.strip:
+            text = re.sub(region, "", text, flags=re.M | re.S)
+        total += len(pattern.findall(text))
+    return total

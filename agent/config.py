@@ -1,0 +1,222 @@
+"""Agent configs: one JSON file per model/profile under ``agent/configs/{gguf,mlx}/``.
+
+A config is data the harness also reads (``server_config`` tells it how to start the server), so
+loading is strict where a typo would silently change a benchmark (wrong types → :class:`ConfigError`
+naming file and key) and lenient where old files carry history (deprecated or unknown keys are
+warned about once and ignored).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from agent.overrides import Kind, coerce, deprecated, kind_error
+
+AGENT_DIR = Path(__file__).resolve().parent
+CONFIG_DIR = AGENT_DIR / "configs"
+FAMILIES = ("gguf", "mlx")
+DEFAULT_TOOLS = ["read", "write", "edit", "apply_patch", "glob", "grep", "search", "ls"]
+
+
+class ConfigError(ValueError):
+    """A config file or override is wrong; the message is one line naming the file and key."""
+
+
+class ConfigWarning(UserWarning):
+    """A config key is deprecated or unknown and was ignored."""
+
+
+@dataclass
+class AgentConfig:
+    """Everything that shapes one agent run. Field docs say what the key does on the wire."""
+
+    name: str = ""
+    path: str = ""  # the file it came from
+    description: str = ""
+    prompt: str = ""  # system prompt file (required); {{TOOLS}} / {{tool:X}} expanded
+    prompt_overlays: dict = field(default_factory=dict)  # {key: file} appended when key matches
+    few_shot: str | None = None  # JSON list of example messages inserted after the system prompt
+    model: str = ""  # request "model"; llama-server ignores it, mlx_lm.server loads it
+    url: str = "http://127.0.0.1:1235/v1/chat/completions"
+    stream: bool = True
+    request_timeout: float = 600.0  # max seconds between streamed bytes (httpx read timeout)
+    # sampling (None → omitted, the server's default applies)
+    max_tokens: int = 16000
+    temperature: float | None = 0.0
+    top_p: float | None = None
+    top_k: int | None = None
+    min_p: float | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    repeat_penalty: float | None = None
+    seed: int | None = None
+    stop: list | None = None
+    # tools
+    tools: list = field(default_factory=lambda: list(DEFAULT_TOOLS))
+    tool_name_style: str | None = None  # "canonical" | "alias"
+    tool_aliases: dict = field(default_factory=dict)  # {canonical: display name}
+    tool_choice: str | None = None  # "auto" | "required" | "none": only strings reach llama.cpp
+    max_batch_tool_calls: int | None = None
+    max_output_chars: int | None = None
+    shell_timeout: float | None = None
+    read_style: str | None = None
+    compact_schemas: bool | None = None
+    workspace_aliases: list | None = None
+    send_tool_categories: bool = False  # accepted for old configs; never sent
+    # loop control
+    max_turns: int = 20
+    min_tool_calls: int = 0
+    max_format_retries: int = 0
+    auto_tool_call_on_failure: bool = False
+    require_code_change: bool = False
+    noop_guard_turns: int = 3  # identical or no-op turns in a row before the run is stopped
+    history_max_messages: int = 0  # 0: unlimited
+    # reasoning and caching
+    think: bool | str | None = None  # bool → chat_template_kwargs.enable_thinking; "auto" → unset
+    think_level: str | None = None  # → reasoning_effort
+    thinking_level: str | None = None  # synonym of think_level
+    native_thinking: bool = False  # keep reasoning_content in history
+    thinking_visibility: str = "show"  # terminal only: "show" | "hidden"
+    cache: bool | str | None = None  # → llama.cpp cache_prompt ("auto" → unset)
+    request_overrides: dict = field(default_factory=dict)
+    server_config: dict = field(default_factory=dict)  # for the harness: model_path, context_window, …
+    warnings: list = field(default_factory=list)  # what was ignored while loading
+
+    @property
+    def reasoning_effort(self) -> str | None:
+        return self.think_level or self.thinking_level
+
+    def resolve(self, rel: str) -> Path:
+        """A path named in the config: absolute, next to the config file, or under ``agent/``."""
+        p = Path(rel).expanduser()
+        if p.is_absolute():
+            return p
+        for base in (Path(self.path).parent if self.path else None, AGENT_DIR, CONFIG_DIR):
+            if base is not None and (base / p).exists():
+                return base / p
+        return AGENT_DIR / p
+
+    def chat_template_path(self) -> Path | None:
+        """``server_config.chat_template_file`` resolved (relative to ``agent/configs/``)."""
+        rel = self.server_config.get("chat_template_file")
+        if not rel:
+            return None
+        p = Path(rel).expanduser()
+        return p if p.is_absolute() else (CONFIG_DIR / p if (CONFIG_DIR / p).exists() else self.resolve(rel))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "warnings"}
+
+
+KINDS: dict[str, Kind] = {
+    "name": "str", "path": "str", "description": "str", "prompt": "str", "prompt_overlays": "dict",
+    "few_shot": "str?", "model": "str", "url": "str", "stream": "bool", "request_timeout": "float",
+    "max_tokens": "int", "temperature": "float?", "top_p": "float?", "top_k": "int?", "min_p": "float?",
+    "presence_penalty": "float?", "frequency_penalty": "float?", "repeat_penalty": "float?", "seed": "int?",
+    "stop": "list?", "tools": "list", "tool_name_style": "str?", "tool_aliases": "dict", "tool_choice": "str?",
+    "max_batch_tool_calls": "int?", "max_output_chars": "int?", "shell_timeout": "float?", "read_style": "str?",
+    "compact_schemas": "bool?", "workspace_aliases": "list?", "send_tool_categories": "bool",
+    "max_turns": "int", "min_tool_calls": "int", "max_format_retries": "int", "auto_tool_call_on_failure": "bool",
+    "require_code_change": "bool", "noop_guard_turns": "int", "history_max_messages": "int",
+    "think": "auto?", "think_level": "str?", "thinking_level": "str?", "native_thinking": "bool",
+    "thinking_visibility": "str", "cache": "auto?", "request_overrides": "dict", "server_config": "dict",
+}
+_CHOICES = {"tool_choice": ("auto", "required", "none"), "thinking_visibility": ("show", "hidden"), "tool_name_style": ("canonical", "alias")}
+_MINIMUM = {"max_turns": 1, "max_tokens": 1, "min_tool_calls": 0, "max_format_retries": 0, "history_max_messages": 0, "max_batch_tool_calls": 1, "noop_guard_turns": 1}
+_warned: set[tuple[str, str]] = set()
+
+
+def _warn(cfg_file: str, message: str, sink: list[str]) -> None:
+    sink.append(message)
+    if (cfg_file, message) not in _warned:  # once per process, not once per exercise
+        _warned.add((cfg_file, message))
+        warnings.warn(message, ConfigWarning, stacklevel=3)
+
+
+def _check(cfg_file: str, key: str, value: Any) -> Any:
+    """Validate (and normalise) one value; raise ConfigError naming file and key."""
+    problem = kind_error(KINDS[key], value)
+    if problem is None and value is not None:
+        if key in _CHOICES and value not in _CHOICES[key]:
+            problem = f"must be one of {', '.join(_CHOICES[key])}"
+        elif key in _MINIMUM and value < _MINIMUM[key]:
+            problem = f"must be ≥ {_MINIMUM[key]}"
+    if problem:
+        raise ConfigError(f"{cfg_file}: key '{key}' {problem}, got {json.dumps(value)[:80]}")
+    if KINDS[key] in ("float", "float?") and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def list_configs() -> list[str]:
+    """Every shipped config as ``gguf/<name>`` / ``mlx/<name>``, sorted."""
+    return sorted(f"{fam}/{p.stem}" for fam in FAMILIES for p in (CONFIG_DIR / fam).glob("*.json"))
+
+
+def find_config(name: str | Path) -> Path:
+    """A path, a ``family/name`` or a bare name (gguf first, then mlx) → the config file."""
+    p = Path(name).expanduser()
+    if isinstance(name, Path) or p.suffix == ".json" or p.is_file():
+        if p.is_file():
+            return p
+        raise ConfigError(f"{name}: config file not found")
+    text = str(name).removesuffix(".json")
+    candidates = [CONFIG_DIR / f"{text}.json"] if "/" in text else [CONFIG_DIR / fam / f"{text}.json" for fam in FAMILIES]
+    for c in candidates:
+        if c.is_file():
+            return c
+    raise ConfigError(f"unknown agent config '{name}'; available: {', '.join(list_configs())}")
+
+
+def load_config(name: str | Path, overrides: dict[str, Any] | None = None) -> AgentConfig:
+    """Load, validate and apply overrides (typed values, or strings coerced as on the CLI)."""
+    path = find_config(name)
+    try:
+        shown = str(path.resolve().relative_to(CONFIG_DIR))
+    except ValueError:
+        shown = str(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{shown}: cannot read: {exc}") from exc
+    except ValueError as exc:
+        raise ConfigError(f"{shown}: invalid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{shown}: top level must be a JSON object")
+    default_name = shown.removesuffix(".json") if not Path(shown).is_absolute() else path.stem
+    values: dict[str, Any] = {"name": default_name, "path": str(path)}
+    sink: list[str] = []
+    for key, value in data.items():
+        if key in ("path", "warnings"):
+            continue
+        if deprecated(key):
+            _warn(shown, f"{shown}: deprecated key '{key}' ignored", sink)
+        elif key not in KINDS:
+            _warn(shown, f"{shown}: unknown key '{key}' ignored", sink)
+        else:
+            values[key] = _check(shown, key, value)
+    for key, raw in (overrides or {}).items():
+        key = key.replace("-", "_")
+        if key not in KINDS:
+            raise ConfigError(f"override '{key}': not a config key (see agent/config.py)")
+        values[key] = _check(f"override {key}", key, coerce(KINDS[key], raw) if isinstance(raw, str) else raw)
+    if not data.get("prompt"):
+        raise ConfigError(f"{shown}: key 'prompt' is required")
+    cfg = AgentConfig(**values)
+    cfg.warnings = sink
+    return cfg
+
+
+def with_overrides(cfg: AgentConfig, overrides: dict[str, Any]) -> AgentConfig:
+    """A copy of ``cfg`` with more overrides applied (same rules as :func:`load_config`)."""
+    changes = {}
+    for key, raw in overrides.items():
+        key = key.replace("-", "_")
+        if key not in KINDS:
+            raise ConfigError(f"override '{key}': not a config key (see agent/config.py)")
+        changes[key] = _check(f"override {key}", key, coerce(KINDS[key], raw) if isinstance(raw, str) else raw)
+    return replace(cfg, **changes)

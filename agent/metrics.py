@@ -1,0 +1,89 @@
+"""Counters for one run, reported as plain builtins (``RunResult.metrics``).
+
+Token counts and speeds are sums of exactly what the server reported: ``usage`` for tokens,
+``timings`` for processed/predicted counts and milliseconds. Rates are ratios of sums
+(Σprompt_n / Σprompt_ms), never means of per-request rates, so a long request weighs what it
+cost. Nothing here estimates: a server without ``timings`` (MLX) reports 0 tps.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.protocols import ChatResponse, ToolOutcome
+
+
+def _num(value: Any) -> float:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
+
+@dataclass
+class Metrics:
+    turns: int = 0
+    model_responses: int = 0
+    tool_call_responses: int = 0
+    tool_calls_total: int = 0
+    tool_calls: Counter = field(default_factory=Counter)
+    tool_errors_total: int = 0
+    tool_errors: Counter = field(default_factory=Counter)
+    tool_errors_by_tool: Counter = field(default_factory=Counter)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    prompt_n: int = 0
+    prompt_ms: float = 0.0
+    predicted_n: int = 0
+    predicted_ms: float = 0.0
+    model_seconds: float = 0.0
+    tool_seconds: float = 0.0
+    finish_reasons: Counter = field(default_factory=Counter)
+    length_stops: int = 0
+    context_overflows: int = 0
+    format_retries: int = 0
+    malformed_responses: int = 0
+    recovered_calls: int = 0
+    http_errors: int = 0
+    refused_paths: int = 0
+
+    def add_response(self, resp: ChatResponse) -> None:
+        """Count one chat response and add the server's accounting as sent."""
+        self.model_responses += 1
+        usage, timings = resp.usage or {}, resp.timings or {}
+        self.prompt_tokens += int(_num(usage.get("prompt_tokens")))
+        self.completion_tokens += int(_num(usage.get("completion_tokens")))
+        details = usage.get("prompt_tokens_details") or {}
+        self.cached_tokens += int(_num(details.get("cached_tokens") if isinstance(details, dict) else 0))
+        self.prompt_n += int(_num(timings.get("prompt_n")))
+        self.prompt_ms += _num(timings.get("prompt_ms"))
+        self.predicted_n += int(_num(timings.get("predicted_n")))
+        self.predicted_ms += _num(timings.get("predicted_ms"))
+        self.model_seconds += resp.elapsed
+        reason = resp.finish_reason or "none"
+        self.finish_reasons[reason] += 1
+        if reason == "length":
+            self.length_stops += 1
+
+    def add_tool(self, name: str, outcome: ToolOutcome) -> None:
+        tool = outcome.tool or name
+        self.tool_calls_total += 1
+        self.tool_calls[tool] += 1
+        self.tool_seconds += outcome.duration
+        self.refused_paths += len(outcome.refused_paths)
+        if outcome.is_error:
+            self.tool_errors_total += 1
+            self.tool_errors[outcome.error_kind or "other"] += 1
+            self.tool_errors_by_tool[tool] += 1
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in self.__dict__.items():
+            out[key] = dict(value) if isinstance(value, Counter) else value
+        out["prefill_tps"] = self.prompt_n / self.prompt_ms * 1000 if self.prompt_ms else 0.0
+        out["decode_tps"] = self.predicted_n / self.predicted_ms * 1000 if self.predicted_ms else 0.0
+        return out

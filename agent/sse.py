@@ -1,0 +1,140 @@
+"""Turn what an OpenAI-compatible server sends into a :class:`ChatResponse`.
+
+Two shapes: a streamed ``chat.completion.chunk`` sequence (SSE) and a plain ``chat.completion``
+body. Servers differ in details (llama.cpp puts ``usage``/``timings`` on a trailing chunk with
+``choices: []``, forks put them on the finish chunk, MLX sends no timings, some servers call the
+thinking field ``reasoning``), so the parser takes each piece from wherever it appears.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from agent.protocols import ChatError, ChatResponse, ToolCall
+
+DeltaCallback = Callable[[str, str], None]
+
+
+def _text(value: Any) -> str:
+    """Thinking may arrive as a string or as a dict ({content|text|reasoning|analysis: str})."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        for key in ("content", "text", "reasoning", "analysis"):
+            if isinstance(value.get(key), str):
+                return value[key]
+    return ""
+
+
+def _arguments(value: Any) -> str:
+    """Arguments are JSON text on the wire, but some servers send an object."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+class StreamAccumulator:
+    """Feed SSE lines one at a time; :meth:`response` assembles the result.
+
+    Tool-call deltas are keyed by ``index``: the first chunk of a call carries ``id`` and
+    ``name``, later ones only ``arguments`` fragments, which are concatenated.
+    """
+
+    def __init__(self, on_delta: DeltaCallback | None = None) -> None:
+        self.on_delta = on_delta
+        self.content: list[str] = []
+        self.reasoning: list[str] = []
+        self.calls: dict[int, dict[str, Any]] = {}
+        self.finish_reason: str | None = None
+        self.usage: dict[str, Any] = {}
+        self.timings: dict[str, Any] = {}
+        self.model = ""
+        self.request_id = ""
+        self.done = False
+        self.received = False  # any delta (content, reasoning or tool call) arrived
+
+    def feed_line(self, line: str) -> None:
+        """One line of the event stream (without its newline)."""
+        if not line.startswith("data:"):
+            return  # blank separators, ": ping" comments, "event:" lines
+        data = line[5:].strip()
+        if data == "[DONE]":
+            self.done = True
+            return
+        try:
+            chunk = json.loads(data)
+        except ValueError as exc:
+            raise ChatError(f"invalid JSON in stream chunk: {data[:200]}", kind="protocol") from exc
+        if isinstance(chunk, dict):
+            self.feed_chunk(chunk)
+
+    def feed_chunk(self, chunk: dict[str, Any]) -> None:
+        if "error" in chunk:  # llama.cpp reports mid-stream failures as a data event
+            err = chunk["error"]
+            message = err.get("message", str(err)) if isinstance(err, dict) else str(err)
+            raise ChatError(f"server error mid-stream: {message}", body=json.dumps(chunk), kind="http")
+        self.usage = chunk.get("usage") or self.usage
+        self.timings = chunk.get("timings") or self.timings
+        self.model = chunk.get("model") or self.model
+        self.request_id = chunk.get("id") or self.request_id
+        for choice in chunk.get("choices") or []:
+            delta = choice.get("delta") or {}
+            if text := delta.get("content"):
+                self._append("content", self.content, text)
+            if text := _text(delta.get("reasoning_content") or delta.get("reasoning")):
+                self._append("reasoning", self.reasoning, text)
+            for tc in delta.get("tool_calls") or []:
+                self.received = True
+                slot = self.calls.setdefault(int(tc.get("index", len(self.calls))), {"id": "", "name": "", "arguments": ""})
+                fn = tc.get("function") or {}
+                slot["id"] = slot["id"] or tc.get("id") or ""
+                slot["name"] = slot["name"] or fn.get("name") or ""
+                slot["arguments"] += _arguments(fn.get("arguments"))
+            self.finish_reason = choice.get("finish_reason") or self.finish_reason
+
+    def _append(self, kind: str, parts: list[str], text: str) -> None:
+        self.received = True
+        parts.append(text)
+        if self.on_delta is not None:
+            self.on_delta(kind, text)
+
+    def response(self) -> ChatResponse:
+        calls = [
+            ToolCall(id=slot["id"] or f"call_{i}", name=slot["name"], arguments=slot["arguments"])
+            for i, slot in sorted(self.calls.items())
+        ]
+        return ChatResponse(
+            content="".join(self.content),
+            reasoning="".join(self.reasoning),
+            tool_calls=calls,
+            finish_reason=self.finish_reason,
+            usage=self.usage,
+            timings=self.timings,
+            model=self.model,
+            request_id=self.request_id,
+        )
+
+
+def parse_completion(body: Any) -> ChatResponse:
+    """A non-streamed ``chat.completion`` body."""
+    if not isinstance(body, dict) or not isinstance(body.get("choices"), list) or not body["choices"]:
+        raise ChatError(f"response has no choices: {json.dumps(body)[:300]}", body=json.dumps(body)[:2000], kind="protocol")
+    choice = body["choices"][0]
+    message = choice.get("message") or {}
+    calls = []
+    for i, tc in enumerate(message.get("tool_calls") or []):
+        fn = tc.get("function") or {}
+        calls.append(ToolCall(id=tc.get("id") or f"call_{i}", name=fn.get("name") or "", arguments=_arguments(fn.get("arguments"))))
+    reasoning = _text(message.get("reasoning_content") or message.get("reasoning") or message.get("thinking"))
+    return ChatResponse(
+        content=message.get("content") or "",
+        reasoning=reasoning,
+        tool_calls=calls,
+        finish_reason=choice.get("finish_reason"),
+        usage=body.get("usage") or {},
+        timings=body.get("timings") or {},
+        model=body.get("model") or "",
+        request_id=body.get("id") or "",
+    )

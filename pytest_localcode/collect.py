@@ -1,0 +1,97 @@
+"""Collection: the dataset becomes one pytest item per exercise.
+
+The plugin claims the dataset directory (and any exercise directory given on the command line)
+so pytest never walks into it on its own: the Python track's ``*_test.py`` files must not be
+imported as the project's tests. Items are ``pytest.Function`` subclasses, so fixtures,
+``--setup-show``, ``--lf`` and xdist work through public API. Every language collector gets the
+node id ``<language>`` whatever path it was reached by, so item ids read ``python::react``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_localcode.errors import LocalcodeError
+from pytest_localcode.exercises import Exercise, load_exercise
+from pytest_localcode.languages import LanguageConf, load_language
+
+EXERCISE_KEY = pytest.StashKey[Exercise]()
+
+
+class ExerciseNotSolved(AssertionError):
+    """The call phase's verdict: the exercise's own tests did not pass."""
+
+
+def grade_exercise(localcode_result: Any) -> None:
+    """The call phase: the agent ran and the tests were graded in setup; assert the verdict."""
+    if not localcode_result.solved:
+        raise ExerciseNotSolved(localcode_result.failure_text())
+
+
+class ExerciseItem(pytest.Function):
+    """One exercise; the agent runs in setup (fixture ``localcode_result``), the verdict in call."""
+
+    def __init__(self, *, exercise: Exercise, conf: LanguageConf, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.exercise = exercise
+        self.conf = conf
+        self.stash[EXERCISE_KEY] = exercise
+        self.add_marker(exercise.language)
+        self.keywords[exercise.slug] = True
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.exercise.path, None, self.exercise.name
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:  # type: ignore[override]
+        if isinstance(excinfo.value, (ExerciseNotSolved, LocalcodeError)):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)  # type: ignore[no-any-return]
+
+
+class BrokenExercise(pytest.Item):
+    """Stands for an exercise whose data is malformed: fails in setup with a one-line reason."""
+
+    def __init__(self, *, error: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.error = error
+
+    def runtest(self) -> None:
+        raise LocalcodeError(self.error)
+
+    def setup(self) -> None:
+        raise LocalcodeError(self.error)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:  # type: ignore[override]
+        return str(excinfo.value)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, self.name
+
+
+def _item(parent: pytest.Collector, language: str, path: Path) -> pytest.Item:
+    try:
+        conf = load_language(language)
+        ex = load_exercise(path, language)
+    except LocalcodeError as exc:
+        return BrokenExercise.from_parent(parent, name=path.name, error=str(exc))
+    return ExerciseItem.from_parent(parent, name=ex.slug, callobj=grade_exercise, exercise=ex, conf=conf)
+
+
+class ExerciseDir(pytest.Directory):
+    """One exercise directory. Its node id is ``<language>``, so its item reads ``<language>::<slug>``
+    however it was reached (the dataset, a language directory, or the exercise path itself)."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        yield _item(self, self.path.parents[2].name, self.path)
+
+
+def claim_directory(path: Path, parent: pytest.Collector, dataset: Path) -> pytest.Collector | None:
+    """Claim every ``<language>/exercises/practice/<slug>`` directory of the dataset: pytest walks
+    the directories above it as usual but never descends into an exercise on its own."""
+    if path.parent.name == "practice" and path.parent.parent.name == "exercises" and dataset in path.parents:
+        return ExerciseDir.from_parent(parent, path=path, nodeid=path.parents[2].name)
+    return None

@@ -1,0 +1,187 @@
+"""What one exercise produced, as plain data: saved atomically, read back for resume and reports.
+
+The per-exercise file is ``<run>/<lang>/<exercise>/.aider.results.json``: Aider's field names and
+types (so Aider's ``--stats`` arithmetic works on it) plus ours under ``localcode``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+RESULTS_FILE = ".aider.results.json"
+SCHEMA = 1
+STATUSES = ("pass@1", "pass@2", "fail", "error")
+
+
+@dataclass
+class TryRecord:
+    number: int
+    outcome: str  # grading outcome: pass / fail / build_error / timeout / error / not_run
+    tests: dict[str, Any] = field(default_factory=dict)  # TestRun.summary()
+    agent: dict[str, Any] = field(default_factory=dict)  # agent metrics (empty for oracle/nop)
+    stop_reason: str = ""
+    agent_seconds: float = 0.0
+    test_seconds: float = 0.0
+    error: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == "pass"
+
+
+@dataclass
+class ExerciseResult:
+    language: str
+    exercise: str
+    model: str
+    tries: list[TryRecord] = field(default_factory=list)
+    max_tries: int = 2
+    error: str | None = None  # one line: the agent/server/harness failed (item ERROR)
+    wall_seconds: float = 0.0
+    started: float = 0.0
+    finished: float = 0.0
+    refused_paths: list[str] = field(default_factory=list)
+    final_test_output: str = ""
+    solution_diff: str = ""
+    transcript: list[dict[str, Any]] = field(default_factory=list)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    # -- verdicts ---------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return f"{self.language}/{self.exercise}"
+
+    @property
+    def solved_on(self) -> int | None:
+        for record in self.tries:
+            if record.passed:
+                return record.number
+        return None
+
+    @property
+    def solved(self) -> bool:
+        return self.solved_on is not None
+
+    @property
+    def status(self) -> str:
+        if self.solved_on is not None:
+            return f"pass@{min(self.solved_on, 2)}" if self.solved_on <= 2 else "pass@2"
+        return "error" if self.error else "fail"
+
+    @property
+    def complete(self) -> bool:
+        """A finished exercise (resume skips it); errored or interrupted ones are re-run."""
+        return self.error is None and bool(self.tries)
+
+    def failure_text(self) -> str:
+        if self.error:
+            return self.error
+        last = self.tries[-1] if self.tries else None
+        if last is None:
+            return "not run"
+        return f"{self.name}: not solved in {len(self.tries)} tries; last: {last.tests.get('reason', last.outcome)}"
+
+    def totals(self, key: str) -> float:
+        return sum(float(t.agent.get(key, 0) or 0) for t in self.tries)
+
+    # -- files ------------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        """Aider's ``.aider.results.json`` fields, then ours under ``localcode``."""
+        outcomes = [t.passed for t in self.tries]
+        data: dict[str, Any] = {
+            "testdir": self.name,
+            "testcase": self.exercise,
+            "model": self.model,
+            "edit_format": "tool-calls",
+            "tests_outcomes": outcomes,
+            "cost": 0.0,
+            "duration": round(self.wall_seconds, 3),
+            "test_timeouts": sum(1 for t in self.tries if t.tests.get("timed_out")),
+            "commit_hash": self.provenance.get("git_commit", ""),
+            "num_error_outputs": int(self.totals("tool_errors_total")),
+            "num_user_asks": 0,
+            "num_exhausted_context_windows": int(self.totals("context_overflows")),
+            "num_malformed_responses": int(self.totals("malformed_responses")),
+            "syntax_errors": sum(int(t.tests.get("syntax_errors", 0)) for t in self.tries),
+            "indentation_errors": sum(int(t.tests.get("indentation_errors", 0)) for t in self.tries),
+            "lazy_comments": 0,
+            "reasoning_effort": self.provenance.get("reasoning_effort"),
+            "prompt_tokens": int(self.totals("prompt_tokens")),
+            "completion_tokens": int(self.totals("completion_tokens")),
+            "thinking_tokens": 0,
+            "chat_hashes": [],
+        }
+        if self.error:
+            data["exception"] = self.error
+        data["localcode"] = {
+            "schema": SCHEMA,
+            "language": self.language,
+            "status": self.status,
+            "max_tries": self.max_tries,
+            "error": self.error,
+            "wall_seconds": self.wall_seconds,
+            "started": self.started,
+            "finished": self.finished,
+            "tries": [asdict(t) for t in self.tries],
+            "refused_paths": self.refused_paths,
+            "final_test_output": self.final_test_output,
+            "solution_diff": self.solution_diff,
+            "transcript": self.transcript,
+            "provenance": self.provenance,
+        }
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ExerciseResult:
+        own = data["localcode"]
+        return cls(
+            language=own["language"],
+            exercise=data["testcase"],
+            model=data["model"],
+            tries=[TryRecord(**t) for t in own["tries"]],
+            max_tries=own.get("max_tries", 2),
+            error=own.get("error"),
+            wall_seconds=own.get("wall_seconds", 0.0),
+            started=own.get("started", 0.0),
+            finished=own.get("finished", 0.0),
+            refused_paths=own.get("refused_paths", []),
+            final_test_output=own.get("final_test_output", ""),
+            solution_diff=own.get("solution_diff", ""),
+            transcript=own.get("transcript", []),
+            provenance=own.get("provenance", {}),
+        )
+
+
+def write_atomic(path: Path, data: dict[str, Any]) -> None:
+    """temp file + rename: a kill -9 leaves either the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=1, default=str)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save(result: ExerciseResult, item_dir: Path) -> Path:
+    path = item_dir / RESULTS_FILE
+    write_atomic(path, result.to_json())
+    return path
+
+
+def load(item_dir: Path) -> ExerciseResult | None:
+    """A saved result, or None when absent or unreadable (then the exercise is re-run)."""
+    path = item_dir / RESULTS_FILE
+    try:
+        return ExerciseResult.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

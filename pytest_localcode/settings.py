@@ -1,0 +1,105 @@
+"""The run's settings, resolved once from the command line and shared with xdist workers."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_localcode.errors import LocalcodeError
+from pytest_localcode.exercises import resolve_dataset
+from pytest_localcode.paths import PROJECT_DIR
+
+SANDBOX_KINDS = ("auto", "local", "docker")
+
+
+@dataclass
+class Settings:
+    model: str
+    dataset: Path
+    run_dir: Path
+    tries: int
+    sandbox: str
+    server_url: str | None
+    agent_timeout: float
+    max_turns: int | None
+    max_tokens: int | None
+    resumed_from: str | None = None
+
+    def to_workerinput(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["dataset"] = str(self.dataset)
+        data["run_dir"] = str(self.run_dir)
+        return data
+
+    @classmethod
+    def from_workerinput(cls, data: dict[str, Any]) -> Settings:
+        return cls(**{**data, "dataset": Path(data["dataset"]), "run_dir": Path(data["run_dir"])})
+
+
+def safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "model"
+
+
+def latest_run(runs: Path, model: str) -> Path | None:
+    candidates = sorted(p for p in runs.glob(f"*--{safe_name(model)}") if p.is_dir())
+    return candidates[-1] if candidates else None
+
+
+def resolve(config: pytest.Config) -> Settings:
+    """Settings from options; bad values raise :class:`pytest.UsageError` (one line, no traceback)."""
+    opt = config.getoption
+    model: str = opt("localcode_model")
+    try:
+        dataset = resolve_dataset(opt("localcode_exercises"), PROJECT_DIR)
+    except LocalcodeError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    tries = opt("localcode_tries")
+    if tries < 1:
+        raise pytest.UsageError(f"--tries must be at least 1 (got {tries})")
+    sandbox = opt("localcode_sandbox")
+    if sandbox not in SANDBOX_KINDS:
+        raise pytest.UsageError(f"--sandbox must be one of {', '.join(SANDBOX_KINDS)} (got {sandbox!r})")
+    # Not config.rootpath: pytest picks the rootdir before plugins register their options, so a
+    # separated "--exercises ../dir" value can move it; the invocation directory is what users expect.
+    runs = Path(config.invocation_params.dir) / "runs"
+    resumed_from = None
+    run_dir_opt = opt("localcode_run_dir")
+    if run_dir_opt:
+        run_dir = Path(run_dir_opt).expanduser().resolve()
+        if run_dir.exists() and not run_dir.is_dir():
+            raise pytest.UsageError(f"--run-dir {run_dir} exists and is not a directory")
+        if run_dir.is_dir():
+            resumed_from = str(run_dir)
+    elif opt("localcode_resume"):
+        found = latest_run(runs, model)
+        if found is None:
+            raise pytest.UsageError(f"--resume: no earlier run of {model!r} under {runs} (start one without --resume)")
+        run_dir, resumed_from = found, str(found)
+    else:
+        stamp = time.strftime("%Y-%m-%d-%H-%M-%S")
+        run_dir = runs / f"{stamp}--{safe_name(model)}"
+    timeout = opt("localcode_agent_timeout")
+    if timeout <= 0:
+        raise pytest.UsageError(f"--agent-timeout must be positive seconds (got {timeout})")
+    return Settings(
+        model=model,
+        dataset=dataset,
+        run_dir=run_dir,
+        tries=tries,
+        sandbox=sandbox,
+        server_url=opt("localcode_server_url"),
+        agent_timeout=timeout,
+        max_turns=opt("localcode_max_turns"),
+        max_tokens=opt("localcode_max_tokens"),
+        resumed_from=resumed_from,
+    )
+
+
+def worker_id() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
