@@ -103,9 +103,10 @@ def fill(template: str, values: dict[str, str]) -> str:
 class Grader:
     """Grades one exercise; owns nothing but the per-language data and a sandbox factory."""
 
-    def __init__(self, sandboxes: SandboxFactory, worker: str = "main"):
+    def __init__(self, sandboxes: SandboxFactory, worker: str = "main", timeout: float | None = None):
         self.sandboxes = sandboxes
         self.worker = worker
+        self.timeout = timeout  # overrides the per-language test_timeout
 
     def grade(self, ex: Exercise, conf: LanguageConf, workspace: Path, grade_dir: Path) -> TestRun:
         lay = create_grading_copy(ex, conf, workspace, grade_dir)
@@ -134,7 +135,7 @@ class Grader:
         self, ex: Exercise, conf: LanguageConf, sandbox: Sandbox, grade_dir: Path, tests: tuple[str, ...], defined: int
     ) -> TestRun:
         script = self._script(ex, conf, sandbox, tests)
-        result = sandbox.exec(script, timeout=conf.test_timeout)
+        result = sandbox.exec(script, timeout=self.timeout or conf.test_timeout)
         counts = PARSERS[conf.parser](grade_dir / conf.parser_args.get("path", ""), result.output)
         outcome, reason = classify(counts, defined, result.exit_code, result.timed_out, result.oom_killed)
         counts = counts or TestCounts()
@@ -167,7 +168,7 @@ class Grader:
         started = time.monotonic()
         timed_out = False
         for impl, expected in override.mutants.expect.items():
-            result = sandbox.exec(script, timeout=conf.test_timeout, env={override.mutants.env: impl})
+            result = sandbox.exec(script, timeout=self.timeout or conf.test_timeout, env={override.mutants.env: impl})
             timed_out |= result.timed_out
             verdict = "pass" if result.exit_code == 0 else "fail"
             counts.executed += 1

@@ -49,6 +49,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="override the agent config's max_turns")
     group.addoption("--max-tokens", dest="localcode_max_tokens", type=int, default=None, metavar="N",
                     help="limit on prompt+completion tokens per try")
+    group.addoption("--test-timeout", dest="localcode_test_timeout", type=float, default=None, metavar="SEC",
+                    help="seconds per test run, for every language (default: per language, exercises_conf)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -136,7 +138,7 @@ def localcode_result(
         result = prior
         item.user_properties.append(("resumed", True))
     else:
-        grader = Grader(localcode_sandboxes, worker=worker_id())
+        grader = Grader(localcode_sandboxes, worker=worker_id(), timeout=settings.test_timeout)
         result = run_exercise(ex, item.conf, localcode_solver, grader, item_dir, tries=settings.tries, model=settings.model)
     item.stash[RESULT_KEY] = result
     item.user_properties.extend(properties(result))

@@ -29,6 +29,7 @@ class Settings:
     agent_timeout: float
     max_turns: int | None
     max_tokens: int | None
+    test_timeout: float | None = None
     resumed_from: str | None = None
 
     def to_workerinput(self) -> dict[str, Any]:
@@ -87,6 +88,9 @@ def resolve(config: pytest.Config) -> Settings:
     timeout = opt("localcode_agent_timeout")
     if timeout <= 0:
         raise pytest.UsageError(f"--agent-timeout must be positive seconds (got {timeout})")
+    test_timeout = opt("localcode_test_timeout")
+    if test_timeout is not None and test_timeout <= 0:
+        raise pytest.UsageError(f"--test-timeout must be positive seconds (got {test_timeout})")
     return Settings(
         model=model,
         dataset=dataset,
@@ -97,6 +101,7 @@ def resolve(config: pytest.Config) -> Settings:
         agent_timeout=timeout,
         max_turns=opt("localcode_max_turns"),
         max_tokens=opt("localcode_max_tokens"),
+        test_timeout=test_timeout,
         resumed_from=resumed_from,
     )
 

@@ -1,0 +1,131 @@
+"""Bad input gives a clear verdict or a one-line error, never a hang or a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.datasets import python_exercise
+
+
+def run(pytester: pytest.Pytester, dataset: Path, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess(
+        "--model", "oracle", f"--exercises={dataset}", f"--run-dir={pytester.path / 'run'}", "-q", *args
+    )
+
+
+def verdict(pytester: pytest.Pytester, slug: str) -> dict:
+    data = json.loads((pytester.path / "run" / "python" / slug / ".aider.results.json").read_text())
+    return data["localcode"]
+
+
+def test_missing_dataset_is_one_line_error(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    result = run(pytester, tmp_path / "nowhere")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = result.stderr.str()
+    assert "exercises directory" in err and "does not exist" in err and "LOCALCODE_EXERCISES" in err
+    assert "Traceback" not in err + result.stdout.str()
+
+
+def test_directory_that_is_not_a_dataset(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    (tmp_path / "something").mkdir()
+    result = run(pytester, tmp_path)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "is not a polyglot-benchmark checkout" in result.stderr.str()
+
+
+def test_malformed_config_errors_that_item_only(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    python_exercise(tmp_path, "good", example="def answer():\n    return 42\n")
+    python_exercise(tmp_path, "broken", example="", config="{not json")
+    result = run(pytester, tmp_path)
+    result.assert_outcomes(passed=1, errors=1)
+    out = result.stdout.str()
+    assert "broken/.meta/config.json: malformed JSON" in out
+    assert "Traceback" not in out
+
+
+def test_unknown_language_is_named(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    python_exercise(tmp_path, "good", example="def answer():\n    return 42\n")
+    ex = tmp_path / "kotlin" / "exercises" / "practice" / "hello"
+    (ex / ".meta").mkdir(parents=True)
+    (ex / ".meta" / "config.json").write_text('{"files": {"solution": ["a.kt"], "test": ["b.kt"]}}')
+    result = run(pytester, tmp_path)
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*unknown language 'kotlin'*"])
+
+
+def test_infinite_loop_times_out(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    python_exercise(tmp_path, "loop", example="def answer():\n    while True:\n        pass\n")
+    started = time.monotonic()
+    result = run(pytester, tmp_path, "--test-timeout=4")
+    assert time.monotonic() - started < 60
+    result.assert_outcomes(failed=1)
+    data = verdict(pytester, "loop")
+    assert data["tries"][-1]["outcome"] == "timeout"
+
+
+def _processes() -> set[int]:
+    return {int(p) for p in os.listdir("/proc") if p.isdigit()}
+
+
+def test_fork_bomb_is_contained(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    python_exercise(
+        tmp_path,
+        "forkbomb",
+        example="import os\n\ndef answer():\n    while True:\n        try:\n            os.fork()\n        except OSError:\n            pass\n",
+    )
+    before = _processes()
+    started = time.monotonic()
+    result = run(pytester, tmp_path, "--test-timeout=5")
+    assert time.monotonic() - started < 90
+    result.assert_outcomes(failed=1)
+    assert verdict(pytester, "forkbomb")["status"] == "fail"
+    time.sleep(1)
+    leftover = [p for p in _processes() - before if Path(f"/proc/{p}/cmdline").exists()
+                and b"forkbomb" in Path(f"/proc/{p}/cmdline").read_bytes()]
+    assert leftover == []
+
+
+def test_twenty_gigabytes_is_killed(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    python_exercise(tmp_path, "hog", example="def answer():\n    data = bytearray(20 * 1024**3)\n    return 42\n")
+    result = run(pytester, tmp_path, "--test-timeout=60")
+    result.assert_outcomes(failed=1)
+    data = verdict(pytester, "hog")
+    assert data["status"] == "fail"
+    assert data["tries"][-1]["outcome"] in ("fail", "build_error")
+
+
+def test_network_is_unreachable(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(0.2)
+    port = server.getsockname()[1]
+    accepted: list[object] = []
+
+    def accept() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                accepted.append(server.accept())
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    python_exercise(
+        tmp_path,
+        "netcall",
+        example=f"import socket\n\ndef answer():\n    socket.create_connection(('127.0.0.1', {port}), timeout=3).close()\n    return 42\n",
+    )
+    result = run(pytester, tmp_path, "--test-timeout=30")
+    result.assert_outcomes(failed=1)
+    assert verdict(pytester, "netcall")["status"] == "fail"
+    assert accepted == []
+    server.close()
