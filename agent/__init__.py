@@ -14,4 +14,13 @@ from agent.config import AgentConfig, ConfigError, list_configs, load_config
 from agent.loop import Agent
 from agent.result import AgentLimits, RunResult
 
-__all__ = ["Agent", "AgentConfig", "AgentLimits", "ConfigError", "HttpChatClient", "RunResult", "list_configs", "load_config"]
+__all__ = [
+    "Agent",
+    "AgentConfig",
+    "AgentLimits",
+    "ConfigError",
+    "HttpChatClient",
+    "RunResult",
+    "list_configs",
+    "load_config",
+]

@@ -26,9 +26,23 @@ from agent.runner import LocalRunner
 from agent.session import default_session_file
 
 FLAGS = {  # flag → number of values
-    "-a": 1, "--agent": 1, "-f": 1, "--file": 1, "-c": 0, "--continue": 0, "-m": 1, "--model": 1,
-    "--url": 1, "--list": 0, "--log-dir": 1, "--session-file": 1, "--max-seconds": 1, "-q": 0, "--quiet": 0,
-    "-h": 0, "--help": 0,
+    "-a": 1,
+    "--agent": 1,
+    "-f": 1,
+    "--file": 1,
+    "-c": 0,
+    "--continue": 0,
+    "-m": 1,
+    "--model": 1,
+    "--url": 1,
+    "--list": 0,
+    "--log-dir": 1,
+    "--session-file": 1,
+    "--max-seconds": 1,
+    "-q": 0,
+    "--quiet": 0,
+    "-h": 0,
+    "--help": 0,
 }
 REPL_HELP = "/clear new session · /status agent, server and session · /help this text · /quit (or exit, Ctrl-D)"
 
@@ -118,8 +132,10 @@ class Printer:
         if r.final_text and not self.quiet and not (r.stop_reason == "answer" and self.saw_content):
             print(f"\n{r.final_text}")
         self.saw_content = False
-        line = (f"[{r.stop_reason} | turns {m.get('turns', 0)} | {m.get('prompt_tokens', 0)}→{m.get('completion_tokens', 0)} tok"
-                f" | prefill {m.get('prefill_tps', 0):.0f} t/s | decode {m.get('decode_tps', 0):.1f} t/s | {r.duration:.1f}s]")
+        line = (
+            f"[{r.stop_reason} | turns {m.get('turns', 0)} | {m.get('prompt_tokens', 0)}→{m.get('completion_tokens', 0)} tok"
+            f" | prefill {m.get('prefill_tps', 0):.0f} t/s | decode {m.get('decode_tps', 0):.1f} t/s | {r.duration:.1f}s]"
+        )
         print(f"\033[2m{line}\033[0m", file=sys.stderr)
         if r.error:
             print(f"localcode: {r.error}", file=sys.stderr)
@@ -149,10 +165,12 @@ def repl(agent: Agent, printer: Printer, resume: bool, session_file: Path) -> in
             session_file.unlink(missing_ok=True)
             print("new session")
         elif line == "/status":
-            metrics = last.metrics if last else {}
-            print(f"agent {agent.cfg.name} · model {agent.model} · server {getattr(agent.client, 'base_url', '?')}"
-                  f" · context {agent.planner.n_ctx or 'unknown'} · session {session_file}"
-                  f" · last run: {last.stop_reason if last else '-'}, {metrics.get('turns', 0)} turns")
+            metrics: dict[str, Any] = last.metrics if last else {}
+            print(
+                f"agent {agent.cfg.name} · model {agent.model} · server {getattr(agent.client, 'base_url', '?')}"
+                f" · context {agent.planner.n_ctx or 'unknown'} · session {session_file}"
+                f" · last run: {last.stop_reason if last else '-'}, {metrics.get('turns', 0)} turns"
+            )
         elif line.startswith("/"):
             print(f"unknown command {line}; {REPL_HELP}")
         else:
@@ -182,15 +200,25 @@ def main(argv: list[str] | None = None) -> int:
         if opts["files"]:
             prompt = Path(opts["files"][0]).read_text(encoding="utf-8")
         workspace = Path.cwd()
-        session_file = Path(opts["session_file"]) if opts.get("session_file") else default_session_file(home(), workspace, cfg.name)
+        session_file = (
+            Path(opts["session_file"])
+            if opts.get("session_file")
+            else default_session_file(home(), workspace, cfg.name)
+        )
         printer = Printer(bool(opts.get("quiet")), cfg.thinking_visibility == "show")
         client = HttpChatClient(opts.get("url") or cfg.url, read_timeout=cfg.request_timeout)
         max_seconds = float(opts["max_seconds"]) if opts.get("max_seconds") else None
         agent = Agent(
-            cfg, client=client, workspace=workspace, runner=LocalRunner(workspace),
+            cfg,
+            client=client,
+            workspace=workspace,
+            runner=LocalRunner(workspace),
             log_dir=Path(opts["log_dir"]) if opts.get("log_dir") else home() / "logs",
-            session_file=session_file, limits=AgentLimits(max_seconds=max_seconds), model_name=opts.get("model"),
-            on_event=printer.event, on_delta=printer.delta,
+            session_file=session_file,
+            limits=AgentLimits(max_seconds=max_seconds),
+            model_name=opts.get("model"),
+            on_event=printer.event,
+            on_delta=printer.delta,
         )
     except (UsageError, ConfigError, OSError, ValueError) as exc:
         print(f"localcode: error: {' '.join(str(exc).split())}", file=sys.stderr)

@@ -115,6 +115,14 @@ def _lines(chunks: Iterator[bytes]) -> Iterator[str]:
         yield pending.rstrip(b"\r").decode("utf-8", "replace")
 
 
+def _json_body(r: httpx.Response) -> Any:
+    try:
+        return r.json()
+    except ValueError as exc:
+        message = f"invalid JSON from server: {one_line(r.text, 200)}"
+        raise ChatError(message, status=r.status_code, body=r.text[:2000], kind="protocol") from exc
+
+
 class _Retry(Exception):
     """Internal: a failure that may be retried because no output was consumed yet."""
 
@@ -143,7 +151,9 @@ class HttpChatClient:
         self.retries, self.backoff = max(0, retries), backoff
         self.attempts = 0  # total HTTP attempts, for metrics and tests
         self.encoder = BodyEncoder()
-        self._http = httpx.Client(headers=headers, transport=transport, timeout=httpx.Timeout(connect_timeout, read=read_timeout))
+        self._http = httpx.Client(
+            headers=headers, transport=transport, timeout=httpx.Timeout(connect_timeout, read=read_timeout)
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -190,7 +200,9 @@ class HttpChatClient:
             raise ChatError("deadline reached before the request was sent", kind="timeout")
         return httpx.Timeout(min(self.connect_timeout, left), read=min(self.read_timeout, left))
 
-    def _once(self, request: dict[str, Any], deadline: float | None, on_delta: Callable[[str, str], None] | None) -> ChatResponse:
+    def _once(
+        self, request: dict[str, Any], deadline: float | None, on_delta: Callable[[str, str], None] | None
+    ) -> ChatResponse:
         timeout = self._timeout(deadline)
         self.attempts += 1
         started = time.monotonic()
@@ -203,34 +215,38 @@ class HttpChatClient:
                 r = self._http.post(self.chat_url, content=data, headers=headers, timeout=timeout)
                 if r.status_code >= 400:
                     raise self._http_error(r.status_code, r.text)
-                try:
-                    body = r.json()
-                except ValueError as exc:
-                    raise ChatError(f"invalid JSON from server: {one_line(r.text, 200)}", status=r.status_code, body=r.text[:2000], kind="protocol") from exc
-                resp = parse_completion(body)
+                resp = parse_completion(_json_body(r))
             else:
                 with self._http.stream("POST", self.chat_url, content=data, headers=headers, timeout=timeout) as r:
                     if r.status_code >= 400:
                         r.read()
                         raise self._http_error(r.status_code, r.text)
-                    for line in _lines(r.iter_bytes()):
-                        if acc.done:
-                            continue  # drain to the end of the body so the connection is reused
-                        acc.feed_line(line)
-                        if first_token is None and acc.received:
-                            first_token = time.monotonic() - started
-                        if deadline is not None and not acc.done and time.monotonic() > deadline:
-                            raise ChatError("deadline reached while the model was still generating", kind="timeout")
-                if not acc.done and acc.finish_reason is None:
-                    raise ChatError("stream ended before the response was complete", kind="connection")
-                resp = acc.response()
+                    if r.headers.get("content-type", "").startswith("application/json"):
+                        r.read()  # a server that ignores "stream": one plain completion
+                        resp = parse_completion(_json_body(r))
+                    else:
+                        for line in _lines(r.iter_bytes()):
+                            if acc.done:
+                                continue  # drain to the end of the body so the connection is reused
+                            acc.feed_line(line)
+                            if first_token is None and acc.received:
+                                first_token = time.monotonic() - started
+                            if deadline is not None and not acc.done and time.monotonic() > deadline:
+                                raise ChatError("deadline reached while the model was still generating", kind="timeout")
+                        if not acc.done and acc.finish_reason is None:
+                            raise ChatError("stream ended before the response was complete", kind="connection")
+                        resp = acc.response()
         except httpx.ConnectError as exc:
-            raise _Retry(ChatError(f"cannot connect to {self.base_url}: {one_line(str(exc), 200)}", kind="connection")) from exc
+            raise _Retry(
+                ChatError(f"cannot connect to {self.base_url}: {one_line(str(exc), 200)}", kind="connection")
+            ) from exc
         except httpx.ConnectTimeout as exc:
             raise _Retry(ChatError(f"connect timeout to {self.base_url}", kind="connection")) from exc
         except httpx.TimeoutException as exc:
             waited = time.monotonic() - started
-            raise ChatError(f"no data from the server for {waited:.1f}s ({type(exc).__name__})", kind="timeout") from exc
+            raise ChatError(
+                f"no data from the server for {waited:.1f}s ({type(exc).__name__})", kind="timeout"
+            ) from exc
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
             error = ChatError(f"connection lost: {one_line(str(exc), 200)}", kind="connection")
             if acc.received:

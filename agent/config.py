@@ -38,7 +38,7 @@ class AgentConfig:
     path: str = ""  # the file it came from
     description: str = ""
     prompt: str = ""  # system prompt file (required); {{TOOLS}} / {{tool:X}} expanded
-    prompt_overlays: dict = field(default_factory=dict)  # {key: file} appended when key matches
+    prompt_overlays: dict[str, str] = field(default_factory=dict)  # {key: file} appended when key matches
     few_shot: str | None = None  # JSON list of example messages inserted after the system prompt
     model: str = ""  # request "model"; llama-server ignores it, mlx_lm.server loads it
     url: str = "http://127.0.0.1:1235/v1/chat/completions"
@@ -54,18 +54,18 @@ class AgentConfig:
     frequency_penalty: float | None = None
     repeat_penalty: float | None = None
     seed: int | None = None
-    stop: list | None = None
+    stop: list[str] | None = None
     # tools
-    tools: list = field(default_factory=lambda: list(DEFAULT_TOOLS))
+    tools: list[str] = field(default_factory=lambda: list(DEFAULT_TOOLS))
     tool_name_style: str | None = None  # "canonical" | "alias"
-    tool_aliases: dict = field(default_factory=dict)  # {canonical: display name}
+    tool_aliases: dict[str, str] = field(default_factory=dict)  # {canonical: display name}
     tool_choice: str | None = None  # "auto" | "required" | "none": only strings reach llama.cpp
     max_batch_tool_calls: int | None = None
     max_output_chars: int | None = None
     shell_timeout: float | None = None
     read_style: str | None = None
     compact_schemas: bool | None = None
-    workspace_aliases: list | None = None
+    workspace_aliases: list[str] | None = None
     send_tool_categories: bool = False  # accepted for old configs; never sent
     # loop control
     max_turns: int = 20
@@ -82,9 +82,9 @@ class AgentConfig:
     native_thinking: bool = False  # keep reasoning_content in history
     thinking_visibility: str = "show"  # terminal only: "show" | "hidden"
     cache: bool | str | None = None  # → llama.cpp cache_prompt ("auto" → unset)
-    request_overrides: dict = field(default_factory=dict)
-    server_config: dict = field(default_factory=dict)  # for the harness: model_path, context_window, …
-    warnings: list = field(default_factory=list)  # what was ignored while loading
+    request_overrides: dict[str, Any] = field(default_factory=dict)
+    server_config: dict[str, Any] = field(default_factory=dict)  # for the harness: model_path, context_window, …
+    warnings: list[str] = field(default_factory=list)  # what was ignored while loading
 
     @property
     def reasoning_effort(self) -> str | None:
@@ -113,20 +113,67 @@ class AgentConfig:
 
 
 KINDS: dict[str, Kind] = {
-    "name": "str", "path": "str", "description": "str", "prompt": "str", "prompt_overlays": "dict",
-    "few_shot": "str?", "model": "str", "url": "str", "stream": "bool", "request_timeout": "float",
-    "max_tokens": "int", "temperature": "float?", "top_p": "float?", "top_k": "int?", "min_p": "float?",
-    "presence_penalty": "float?", "frequency_penalty": "float?", "repeat_penalty": "float?", "seed": "int?",
-    "stop": "list?", "tools": "list", "tool_name_style": "str?", "tool_aliases": "dict", "tool_choice": "str?",
-    "max_batch_tool_calls": "int?", "max_output_chars": "int?", "shell_timeout": "float?", "read_style": "str?",
-    "compact_schemas": "bool?", "workspace_aliases": "list?", "send_tool_categories": "bool",
-    "max_turns": "int", "min_tool_calls": "int", "max_format_retries": "int", "auto_tool_call_on_failure": "bool",
-    "require_code_change": "bool", "noop_guard_turns": "int", "history_max_messages": "int",
-    "think": "auto?", "think_level": "str?", "thinking_level": "str?", "native_thinking": "bool",
-    "thinking_visibility": "str", "cache": "auto?", "request_overrides": "dict", "server_config": "dict",
+    "name": "str",
+    "path": "str",
+    "description": "str",
+    "prompt": "str",
+    "prompt_overlays": "dict",
+    "few_shot": "str?",
+    "model": "str",
+    "url": "str",
+    "stream": "bool",
+    "request_timeout": "float",
+    "max_tokens": "int",
+    "temperature": "float?",
+    "top_p": "float?",
+    "top_k": "int?",
+    "min_p": "float?",
+    "presence_penalty": "float?",
+    "frequency_penalty": "float?",
+    "repeat_penalty": "float?",
+    "seed": "int?",
+    "stop": "list?",
+    "tools": "list",
+    "tool_name_style": "str?",
+    "tool_aliases": "dict",
+    "tool_choice": "str?",
+    "max_batch_tool_calls": "int?",
+    "max_output_chars": "int?",
+    "shell_timeout": "float?",
+    "read_style": "str?",
+    "compact_schemas": "bool?",
+    "workspace_aliases": "list?",
+    "send_tool_categories": "bool",
+    "max_turns": "int",
+    "min_tool_calls": "int",
+    "max_format_retries": "int",
+    "auto_tool_call_on_failure": "bool",
+    "require_code_change": "bool",
+    "noop_guard_turns": "int",
+    "history_max_messages": "int",
+    "think": "auto?",
+    "think_level": "str?",
+    "thinking_level": "str?",
+    "native_thinking": "bool",
+    "thinking_visibility": "str",
+    "cache": "auto?",
+    "request_overrides": "dict",
+    "server_config": "dict",
 }
-_CHOICES = {"tool_choice": ("auto", "required", "none"), "thinking_visibility": ("show", "hidden"), "tool_name_style": ("canonical", "alias")}
-_MINIMUM = {"max_turns": 1, "max_tokens": 1, "min_tool_calls": 0, "max_format_retries": 0, "history_max_messages": 0, "max_batch_tool_calls": 1, "noop_guard_turns": 1}
+_CHOICES = {
+    "tool_choice": ("auto", "required", "none"),
+    "thinking_visibility": ("show", "hidden"),
+    "tool_name_style": ("canonical", "alias"),
+}
+_MINIMUM = {
+    "max_turns": 1,
+    "max_tokens": 1,
+    "min_tool_calls": 0,
+    "max_format_retries": 0,
+    "history_max_messages": 0,
+    "max_batch_tool_calls": 1,
+    "noop_guard_turns": 1,
+}
 _warned: set[tuple[str, str]] = set()
 
 
@@ -165,7 +212,9 @@ def find_config(name: str | Path) -> Path:
             return p
         raise ConfigError(f"{name}: config file not found")
     text = str(name).removesuffix(".json")
-    candidates = [CONFIG_DIR / f"{text}.json"] if "/" in text else [CONFIG_DIR / fam / f"{text}.json" for fam in FAMILIES]
+    candidates = (
+        [CONFIG_DIR / f"{text}.json"] if "/" in text else [CONFIG_DIR / fam / f"{text}.json" for fam in FAMILIES]
+    )
     for c in candidates:
         if c.is_file():
             return c

@@ -92,7 +92,9 @@ def _cut(text: str, keep: int) -> str:
     keep = max(keep, 200)
     if len(text) <= keep:
         return text
-    return text[: keep // 2] + f"\n...[{len(text) - keep} chars cut to fit the context window]...\n" + text[-keep // 2 :]
+    return (
+        text[: keep // 2] + f"\n...[{len(text) - keep} chars cut to fit the context window]...\n" + text[-keep // 2 :]
+    )
 
 
 def fit(

@@ -50,8 +50,15 @@ class RunLog:
         if log_dir is not None:
             log_dir.mkdir(parents=True, exist_ok=True)
             base = _base_name(log_dir, agent)
-            self.paths = {kind: str(base.with_name(base.name + suffix)) for kind, suffix in (
-                ("jsonl", ".jsonl"), ("log", ".log"), ("raw", ".raw.json"), ("history", ".history.raw.json"))}
+            self.paths = {
+                kind: str(base.with_name(base.name + suffix))
+                for kind, suffix in (
+                    ("jsonl", ".jsonl"),
+                    ("log", ".log"),
+                    ("raw", ".raw.json"),
+                    ("history", ".history.raw.json"),
+                )
+            }
             self._fh = open(self.paths["jsonl"], "a", encoding="utf-8")
 
     def event(self, kind: str, /, **payload: Any) -> dict[str, Any]:
@@ -65,7 +72,9 @@ class RunLog:
                 if not self._callback_failed:
                     self._callback_failed = True
                     if self._fh is not None:
-                        self._fh.write(json.dumps({"ts": time.time(), "event": "on_event_error", "error": repr(exc)}) + "\n")
+                        self._fh.write(
+                            json.dumps({"ts": time.time(), "event": "on_event_error", "error": repr(exc)}) + "\n"
+                        )
         return record
 
     def last_request(self, body: dict[str, Any]) -> None:

@@ -1,10 +1,11 @@
 """The agent: a loop of chat requests with native tool calls until the model is done.
 
 One :meth:`Agent.run` is one try of one task. Each turn sends a view of the transcript (window
-and context budget, see :mod:`agent.history` / :mod:`agent.budget`), then either executes the
-response's tool calls (:mod:`agent.execute`) or treats its text as the answer, unless the config
-demands tool use first (:mod:`agent.retries`). Model and server misbehaviour never raises: the
-run ends with a stop reason and, for failures, a one-line ``error``.
+and context budget, see :mod:`agent.history` / :mod:`agent.budget`), recovers tool calls the
+server left in the text (:mod:`agent.recovery`), then hands the response to
+:mod:`agent.respond`: execute its tool calls (:mod:`agent.execute`) or take its text as the
+answer, unless the config demands tool use first (:mod:`agent.retries`). Model and server
+misbehaviour never raises: the run ends with a stop reason and, for failures, a one-line ``error``.
 """
 
 from __future__ import annotations
@@ -16,60 +17,39 @@ from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
-from agent import execute
 from agent.budget import ContextPlanner, Plan
 from agent.config import AgentConfig
 from agent.history import size, window
 from agent.logs import RunLog, preview
-from agent.metrics import Metrics
 from agent.prompts import few_shot, name_map, system_prompt
-from agent.protocols import ChatClient, ChatError, ChatResponse, CommandRunner, ToolBox, ToolCall
+from agent.protocols import (
+    ChatClient,
+    ChatError,
+    ChatResponse,
+    CommandRunner,
+    ToolBox,
+)
 from agent.recovery import recover_tool_calls, split_harmony
 from agent.request import build_request, summary
+from agent.respond import ResponseHandling
 from agent.result import AgentLimits, RunResult
-from agent.retries import WRITE_TOOLS, FormatRetries, forced_call
+from agent.retries import WRITE_TOOLS
 from agent.session import load_session, save_session
 from agent.sidechannel import SideChannel
+from agent.state import RunState
 from agent.toolbox import canonical_resolver, make_toolbox
 
 
-class _Run:
-    """Mutable state of one run; gone when it returns."""
+class Agent(ResponseHandling):
+    """One configured agent in one workspace; :meth:`run` once per try.
 
-    def __init__(self, agent: Agent, prompt: str, history: list[dict[str, Any]]) -> None:
-        self.started = time.monotonic()
-        limits = agent.limits
-        self.deadline = self.started + limits.max_seconds if limits.max_seconds else None
-        self.max_turns = limits.max_turns or agent.cfg.max_turns
-        self.prompt = prompt
-        self.transcript = history + [{"role": "user", "content": prompt}]
-        first_user = next((i for i, m in enumerate(history) if m.get("role") == "user"), None)
-        self.pinned = [len(self.transcript) - 1] + ([first_user] if first_user is not None else [])  # indices
-        self.metrics = Metrics()
-        self.retries = FormatRetries(agent.cfg.max_format_retries)
-        self.retry_turns = 0
-        self.force_tool = False
-        self.auto_call_used = False
-        self.tool_calls_made = 0
-        self.code_changed = False
-        self.changed: list[str] = []
-        self.refused: list[str] = []
-        self.seen_ids: set[str] = set()
-        self.last_signature = ""
-        self.repeat_streak = 0
-        self.noop_streak = 0
-        self.stop_reason: str | None = None
-        self.error: str | None = None
-        self.final_text = ""
+    ``context_window`` is the server's per-slot context (None: asked from ``/props``, else
+    learned from an overflow error). ``runner`` runs the ``shell`` tool; ``read_only`` (paths)
+    and ``deny`` (globs), workspace-relative, are enforced by the tools. ``on_event`` receives every log
+    event as a dict; ``on_delta(kind, text)`` streamed text. The constructor raises
+    :class:`ConfigError` for a config whose prompt, few-shot file or tool list is unusable.
+    """
 
-    def stop(self, reason: str, error: str | None = None, final_text: str | None = None) -> bool:
-        self.stop_reason, self.error = reason, error
-        if final_text is not None:
-            self.final_text = final_text
-        return True
-
-
-class Agent:
     def __init__(
         self,
         cfg: AgentConfig,
@@ -98,8 +78,12 @@ class Agent:
         self.toolbox = toolbox or make_toolbox(cfg, self.workspace, runner, read_only, deny, self.side)
         self.schemas = self.toolbox.schemas()
         self.display = self.toolbox.display_names()
-        self.resolve = name_map(list(cfg.tools), self.display, canonical_resolver())
-        self.known = set(self.display) | set(cfg.tools)
+        canonical = canonical_resolver()
+        self.resolve = name_map(list(cfg.tools), self.display, canonical)
+        # names that make a JSON object in content a tool call: shown, listed and canonical names
+        self.known = (
+            set(self.display) | set(cfg.tools) | ({canonical(t) or t for t in cfg.tools} if canonical else set())
+        )
         self.write_tools = [n for n in (self.resolve(t) for t in WRITE_TOOLS) if n]
         self.system = system_prompt(cfg, self.schemas, self.resolve, self.workspace)
         self.examples = few_shot(cfg, self.schemas, self.resolve)
@@ -121,13 +105,21 @@ class Agent:
     # -- run -----------------------------------------------------------------------------------
     def run(self, prompt: str, *, continue_session: bool = False) -> RunResult:
         history = load_session(self.session_file) if continue_session else []
-        st = _Run(self, prompt, history)
+        st = RunState(self.cfg, self.limits, prompt, history)
         log = RunLog(self.log_dir, self.cfg.name, self.on_event)
         self.side.attach(st.metrics, st.deadline)
         self.planner.reset()
-        log.event("session_start", agent=self.cfg.name, model=self.model, workspace=str(self.workspace),
-                  continue_session=continue_session, resumed_messages=len(history), tools=self.display,
-                  context_window=self.planner.n_ctx, max_turns=st.max_turns)
+        log.event(
+            "session_start",
+            agent=self.cfg.name,
+            model=self.model,
+            workspace=str(self.workspace),
+            continue_session=continue_session,
+            resumed_messages=len(history),
+            tools=self.display,
+            context_window=self.planner.n_ctx,
+            max_turns=st.max_turns,
+        )
         for warning in self.cfg.warnings:
             log.event("config_warning", message=warning)
         try:
@@ -139,11 +131,29 @@ class Agent:
         finally:
             self.side.detach()
             if self.session_file is not None:
-                save_session(self.session_file, agent=self.cfg.name, model=self.model, workspace=self.workspace, messages=st.transcript)
+                save_session(
+                    self.session_file,
+                    agent=self.cfg.name,
+                    model=self.model,
+                    workspace=self.workspace,
+                    messages=st.transcript,
+                )
             metrics = st.metrics.as_dict()
-            log.event("usage", **{k: metrics[k] for k in ("prompt_tokens", "completion_tokens", "cached_tokens", "prefill_tps", "decode_tps")})
-            log.event("stop", stop_reason=st.stop_reason, error=st.error, turns=st.metrics.turns,
-                      duration=round(time.monotonic() - st.started, 3), metrics=metrics)
+            log.event(
+                "usage",
+                **{
+                    k: metrics[k]
+                    for k in ("prompt_tokens", "completion_tokens", "cached_tokens", "prefill_tps", "decode_tps")
+                },
+            )
+            log.event(
+                "stop",
+                stop_reason=st.stop_reason,
+                error=st.error,
+                turns=st.metrics.turns,
+                duration=round(time.monotonic() - st.started, 3),
+                metrics=metrics,
+            )
             log.close(self.system, self.examples, st.transcript)
         return RunResult(
             stop_reason=st.stop_reason or "error",
@@ -157,16 +167,19 @@ class Agent:
             duration=time.monotonic() - st.started,
         )
 
-    def _limit(self, st: _Run) -> str | None:
+    def _limit(self, st: RunState) -> str | None:
         if st.deadline is not None and time.monotonic() >= st.deadline:
             return "deadline"
-        if self.limits.max_total_tokens and st.metrics.prompt_tokens + st.metrics.completion_tokens >= self.limits.max_total_tokens:
+        if (
+            self.limits.max_total_tokens
+            and st.metrics.prompt_tokens + st.metrics.completion_tokens >= self.limits.max_total_tokens
+        ):
             return "token_limit"
         if st.metrics.turns - st.retry_turns >= st.max_turns or st.metrics.turns >= 3 * st.max_turns:
             return "max_turns"
         return None
 
-    def _turn(self, st: _Run, log: RunLog) -> bool:
+    def _turn(self, st: RunState, log: RunLog) -> bool:
         """One request and its handling; True when the run is over."""
         if reason := self._limit(st):
             return st.stop(reason)
@@ -191,7 +204,7 @@ class Agent:
         return self._text_turn(st, log, content, reasoning, analysis_only)
 
     # -- requests -------------------------------------------------------------------------------
-    def _request(self, st: _Run, log: RunLog) -> ChatResponse | None:
+    def _request(self, st: RunState, log: RunLog) -> ChatResponse | None:
         view = window(st.transcript, self.cfg.history_max_messages, st.pinned)
         if len(view) < len(st.transcript):
             log.event("history_trim", kept=len(view), total=len(st.transcript))
@@ -199,11 +212,19 @@ class Agent:
         for attempt in (1, 2):
             plan = self.planner.plan(view, pinned_ids)
             if plan is None:
-                st.stop("error", f"context_overflow: the prompt does not fit the {self.planner.n_ctx}-token context window even after trimming")
+                st.stop(
+                    "error",
+                    f"context_overflow: the prompt does not fit the {self.planner.n_ctx}-token context window even after trimming",
+                )
                 return None
             if plan.trimmed is not None:
-                log.event("context_trim", elided=plan.trimmed.elided, dropped=plan.trimmed.dropped,
-                          truncated=plan.trimmed.truncated, est_prompt_tokens=plan.prompt_tokens)
+                log.event(
+                    "context_trim",
+                    elided=plan.trimmed.elided,
+                    dropped=plan.trimmed.dropped,
+                    truncated=plan.trimmed.truncated,
+                    est_prompt_tokens=plan.prompt_tokens,
+                )
             body = self._body(plan, st.force_tool)
             log.last_request(body)
             log.event("request", turn=st.metrics.turns, est_prompt_tokens=plan.prompt_tokens, **summary(body))
@@ -226,115 +247,23 @@ class Agent:
             st.force_tool = False
             st.metrics.add_response(resp)
             self.planner.learn(plan.chars, (resp.usage or {}).get("prompt_tokens"))
-            log.event("response", turn=st.metrics.turns, finish_reason=resp.finish_reason, content=preview(resp.content),
-                      reasoning_chars=len(resp.reasoning), tool_calls=[c.name for c in resp.tool_calls],
-                      usage=resp.usage, timings=resp.timings, elapsed=round(resp.elapsed, 4), request_id=resp.request_id)
+            log.event(
+                "response",
+                turn=st.metrics.turns,
+                finish_reason=resp.finish_reason,
+                content=preview(resp.content),
+                reasoning_chars=len(resp.reasoning),
+                tool_calls=[c.name for c in resp.tool_calls],
+                usage=resp.usage,
+                timings=resp.timings,
+                elapsed=round(resp.elapsed, 4),
+                request_id=resp.request_id,
+            )
             return resp
         return None
 
     def _body(self, plan: Plan, force_tool: bool) -> dict[str, Any]:
         messages = [self._system_message, *self.examples, *plan.messages]
-        return build_request(self.cfg, messages, self.schemas, model=self.model, max_tokens=plan.max_tokens, force_tool=force_tool)
-
-    # -- responses ------------------------------------------------------------------------------
-    def _unique_ids(self, st: _Run, calls: list[ToolCall]) -> None:
-        """Servers may repeat or omit ids (MLX: "call_0" every turn); templates need them unique."""
-        for i, call in enumerate(calls):
-            if not call.id or call.id in st.seen_ids:
-                call.id = f"call_{st.metrics.turns}_{i}"
-            st.seen_ids.add(call.id)
-
-    def _tool_turn(self, st: _Run, log: RunLog, calls: list[ToolCall], content: str, reasoning: str, truncated: bool) -> bool:
-        self._unique_ids(st, calls)
-        batch = execute.run_batch(calls, content=content, reasoning=reasoning, toolbox=self.toolbox,
-                                  max_batch=self.cfg.max_batch_tool_calls, keep_reasoning=self.cfg.native_thinking,
-                                  truncated=truncated)
-        st.transcript.append(batch.assistant)
-        st.transcript.extend(batch.tool_messages)
-        self._account(st, log, batch)
-        if batch.finish is not None:
-            if self.cfg.require_code_change and not st.code_changed:
-                return self._retry(st, log, "finish_without_change")
-            summary_text = batch.finish_args.get("summary")
-            final = summary_text if isinstance(summary_text, str) and summary_text else content or batch.finish.text
-            return st.stop("finish", final_text=final)
-        signature = execute.signature(batch)
-        st.repeat_streak = st.repeat_streak + 1 if signature == st.last_signature else 0
-        st.last_signature = signature
-        st.noop_streak = st.noop_streak + 1 if execute.all_noops(batch) else 0
-        if max(st.repeat_streak, st.noop_streak) >= self.cfg.noop_guard_turns:
-            log.event("noop_guard", repeat_streak=st.repeat_streak, noop_streak=st.noop_streak)
-            return st.stop("noop_guard", "the model repeated the same tool calls or changed nothing for "
-                           f"{self.cfg.noop_guard_turns} turns")
-        return False
-
-    def _account(self, st: _Run, log: RunLog, batch: execute.Batch) -> None:
-        st.tool_calls_made += len(batch.outcomes)
-        if batch.executable:
-            st.metrics.tool_call_responses += 1
-        if batch.malformed:
-            st.metrics.malformed_responses += 1
-        for call, args, outcome in batch.outcomes:
-            st.metrics.add_tool(call.name.strip() or "?", outcome)
-            log.event("tool_call", turn=st.metrics.turns, id=call.id, name=call.name,
-                      arguments=preview(call.arguments, 300), repairs=outcome.repairs)
-            log.event("tool_result", turn=st.metrics.turns, id=call.id, tool=outcome.tool or call.name, is_error=outcome.is_error,
-                      error_kind=outcome.error_kind, result=preview(outcome.text), duration=round(outcome.duration, 4),
-                      changed_files=outcome.changed_files, refused_paths=outcome.refused_paths)
-            st.refused.extend(outcome.refused_paths)
-            for path in outcome.changed_files:
-                st.code_changed = True
-                if path not in st.changed:
-                    st.changed.append(path)
-
-    def _text_turn(self, st: _Run, log: RunLog, content: str, reasoning: str, analysis_only: bool) -> bool:
-        message: dict[str, Any] = {"role": "assistant", "content": content}
-        if self.cfg.native_thinking and reasoning:
-            message["reasoning_content"] = reasoning
-        st.transcript.append(message)
-        if analysis_only:
-            reason = "analysis_only"
-        elif not content.strip():
-            reason = "empty"
-        elif st.tool_calls_made < self.cfg.min_tool_calls:
-            reason = "no_tool_call"
-        elif self.cfg.require_code_change and not st.code_changed:
-            reason = "code_change"
-        else:
-            return st.stop("answer", final_text=content)
-        return self._retry(st, log, reason)
-
-    def _retry(self, st: _Run, log: RunLog, reason: str) -> bool:
-        attempt = st.retries.take(reason)
-        if attempt is None:
-            if reason in ("no_tool_call", "empty", "analysis_only") and self.cfg.auto_tool_call_on_failure and not st.auto_call_used:
-                return self._auto_call(st, log, reason)
-            if reason == "empty" and not (self.cfg.min_tool_calls or self.cfg.require_code_change):
-                return st.stop("answer", final_text="")
-            return st.stop("format_retries_exhausted", f"{reason}: format retries exhausted ({st.retries.limit})")
-        text = st.retries.message(reason, attempt, self.display, self.write_tools)
-        st.transcript.append({"role": "user", "content": text})
-        st.metrics.format_retries += 1
-        st.retry_turns += 1
-        st.force_tool = True
-        log.event("format_retry", reason=reason, attempt=attempt, limit=st.retries.limit)
-        log.event("feedback", reason=reason, message=text)
-        return False
-
-    def _auto_call(self, st: _Run, log: RunLog, reason: str) -> bool:
-        """Retries spent: make the first step for the model (once per run) and carry on."""
-        st.auto_call_used = True
-        picked = forced_call(st.prompt, self.workspace, self.resolve)
-        if picked is None:
-            return st.stop("format_retries_exhausted", f"{reason}: format retries exhausted and no tool to call for the model")
-        name, args = picked
-        call = ToolCall(id=f"call_auto_{st.metrics.turns}", name=name, arguments=json.dumps(args))
-        last = st.transcript.pop()  # the text answer becomes the assistant message carrying the call
-        batch = execute.run_batch([call], content=last.get("content", ""), reasoning=last.get("reasoning_content", ""),
-                                  toolbox=self.toolbox, max_batch=None, keep_reasoning=self.cfg.native_thinking)
-        st.transcript.append(batch.assistant)
-        st.transcript.extend(batch.tool_messages)
-        st.retry_turns += 1
-        log.event("forced_tool_call", name=name, arguments=args)
-        self._account(st, log, batch)
-        return False
+        return build_request(
+            self.cfg, messages, self.schemas, model=self.model, max_tokens=plan.max_tokens, force_tool=force_tool
+        )

@@ -25,10 +25,10 @@ class Metrics:
     model_responses: int = 0
     tool_call_responses: int = 0
     tool_calls_total: int = 0
-    tool_calls: Counter = field(default_factory=Counter)
+    tool_calls: Counter[str] = field(default_factory=Counter)
     tool_errors_total: int = 0
-    tool_errors: Counter = field(default_factory=Counter)
-    tool_errors_by_tool: Counter = field(default_factory=Counter)
+    tool_errors: Counter[str] = field(default_factory=Counter)
+    tool_errors_by_tool: Counter[str] = field(default_factory=Counter)
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
@@ -38,7 +38,7 @@ class Metrics:
     predicted_ms: float = 0.0
     model_seconds: float = 0.0
     tool_seconds: float = 0.0
-    finish_reasons: Counter = field(default_factory=Counter)
+    finish_reasons: Counter[str] = field(default_factory=Counter)
     length_stops: int = 0
     context_overflows: int = 0
     format_retries: int = 0

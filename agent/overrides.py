@@ -10,18 +10,23 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-Kind = Literal[
-    "str", "str?", "int", "int?", "float", "float?", "bool", "bool?", "list", "list?", "dict", "auto?"
-]
+Kind = Literal["str", "str?", "int", "int?", "float", "float?", "bool", "bool?", "list", "list?", "dict", "auto?"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 _DEPRECATED_PREFIXES = ("task_", "flow", "history_tool_")
 _DEPRECATED = {
-    "benchmark_output_mode", "history_mode", "history_keep_first", "history_strip_thinking",
-    "phase_control", "phase_log", "progress_injection", "progress_max_tokens",
-    "read_loop_nudge_threshold", "finish_nudge_remaining_turns",
+    "benchmark_output_mode",
+    "history_mode",
+    "history_keep_first",
+    "history_strip_thinking",
+    "phase_control",
+    "phase_log",
+    "progress_injection",
+    "progress_max_tokens",
+    "read_loop_nudge_threshold",
+    "finish_nudge_remaining_turns",
 }
 
 
@@ -84,7 +89,7 @@ def kind_error(kind: Kind, value: Any) -> str | None:
         "int": "must be an integer",
         "float": "must be a number",
         "bool": "must be true or false",
-        "auto": "must be true, false or \"auto\"",
+        "auto": 'must be true, false or "auto"',
         "list": "must be a list",
         "dict": "must be an object",
     }[base]

@@ -58,7 +58,10 @@ def expand(text: str, schemas: list[dict[str, Any]], resolve: Resolver) -> str:
 def _overlay(cfg: AgentConfig, workspace: Path) -> str | None:
     """An overlay file chosen by $LOCALCODE_PROMPT_OVERLAY or by a key naming the workspace."""
     wanted = os.environ.get("LOCALCODE_PROMPT_OVERLAY", "")
-    norm = lambda s: re.sub(r"[^a-z0-9]+", "-", s.lower()).strip("-")  # noqa: E731
+
+    def norm(text: str) -> str:
+        return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
     for key, rel in cfg.prompt_overlays.items():
         if key == wanted or (norm(key) and norm(key) in norm(workspace.name)):
             return rel
@@ -108,7 +111,9 @@ def few_shot(cfg: AgentConfig, schemas: list[dict[str, Any]], resolve: Resolver)
             pending.discard(msg.get("tool_call_id", ""))
             continue
         if pending:
-            raise ConfigError(f"{cfg.name}: key 'few_shot': message {n}: tool call(s) {sorted(pending)} have no tool result")
+            raise ConfigError(
+                f"{cfg.name}: key 'few_shot': message {n}: tool call(s) {sorted(pending)} have no tool result"
+            )
         for call in msg.get("tool_calls") or ():
             args = call.get("function", {}).get("arguments")
             if isinstance(args, dict):

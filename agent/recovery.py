@@ -140,7 +140,7 @@ def _calls_in(value: Any) -> list[tuple[str, Any]]:
     name = value.get("name")
     if not isinstance(name, str) or not name:
         return []
-    args = next((value[k] for k in ("arguments", "parameters", "args", "input") if k in value), {})
+    args: Any = next((value[k] for k in ("arguments", "parameters", "args", "input") if k in value), {})
     return [(name, args)]
 
 
@@ -156,7 +156,7 @@ def _mistral_calls(text: str) -> list[tuple[str, Any]]:
     for part in re.split(r"\[TOOL_CALLS\]", text):
         m = _MISTRAL_ARGS.match(part) or re.match(r"\s*([\w\-.]+)\s*(?=\{)", part)
         if m:
-            values = _json_values(part[m.end():])
+            values = _json_values(part[m.end() :])
             calls.append((m.group(1), values[0] if values else {}))
     return calls
 
@@ -184,13 +184,15 @@ def recover_tool_calls(content: str, known: Collection[str] = ()) -> tuple[list[
                 found += calls
                 rest = rest.replace(m.group(0), "", 1)
     if not found and known:
-        blocks = [m for m in _FENCE.finditer(rest)] or ([None] if rest.strip().startswith("{") else [])
-        for m in blocks:
-            text = m.group(1) if m else rest
+        blocks: list[re.Match[str] | None] = list(_FENCE.finditer(rest))
+        if not blocks and rest.strip().startswith("{"):
+            blocks = [None]  # the whole content is one JSON object
+        for block in blocks:
+            text = block.group(1) if block else rest
             calls = [c for v in _json_values(text) for c in _calls_in(v) if c[0] in known]
             if calls:
                 found += calls
-                rest = rest.replace(m.group(0), "", 1) if m else ""
+                rest = rest.replace(block.group(0), "", 1) if block else ""
     tool_calls = [
         ToolCall(id="", name=name.strip(), arguments=args if isinstance(args, str) else json.dumps(args))
         for name, args in found

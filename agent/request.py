@@ -14,7 +14,17 @@ from typing import Any
 
 from agent.config import AgentConfig
 
-SAMPLING = ("temperature", "top_p", "top_k", "min_p", "presence_penalty", "frequency_penalty", "repeat_penalty", "seed", "stop")
+SAMPLING = (
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "presence_penalty",
+    "frequency_penalty",
+    "repeat_penalty",
+    "seed",
+    "stop",
+)
 _PROTECTED = ("messages", "tools")  # request_overrides may not replace these
 
 

@@ -46,7 +46,9 @@ class FormatRetries:
 _PATHISH = re.compile(r"[\w][\w./-]*\.[A-Za-z0-9]{1,5}\b")
 
 
-def forced_call(prompt: str, workspace: Path, resolve: Callable[[str], str | None]) -> tuple[str, dict[str, Any]] | None:
+def forced_call(
+    prompt: str, workspace: Path, resolve: Callable[[str], str | None]
+) -> tuple[str, dict[str, Any]] | None:
     """A harmless first step when the model never calls a tool: read a file the task names,
     else list the workspace, else nothing (the caller then stops)."""
     read = resolve("read")

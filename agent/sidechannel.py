@@ -26,7 +26,13 @@ class SideChannel:
         self.metrics, self.deadline = None, None
 
     def ask(self, messages: list[dict[str, Any]], *, max_tokens: int, temperature: float) -> str:
-        body = {"model": self.model, "messages": messages, "max_tokens": max_tokens, "temperature": temperature, "stream": False}
+        body = {
+            "model": self.model,
+            "messages": messages,
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "stream": False,
+        }
         resp = self.client.complete(body, deadline=self.deadline)
         if self.metrics is not None:
             self.metrics.add_response(resp)

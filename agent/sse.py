@@ -23,8 +23,9 @@ def _text(value: Any) -> str:
         return value
     if isinstance(value, dict):
         for key in ("content", "text", "reasoning", "analysis"):
-            if isinstance(value.get(key), str):
-                return value[key]
+            text = value.get(key)
+            if isinstance(text, str):
+                return text
     return ""
 
 
@@ -87,12 +88,20 @@ class StreamAccumulator:
                 self._append("reasoning", self.reasoning, text)
             for tc in delta.get("tool_calls") or []:
                 self.received = True
-                slot = self.calls.setdefault(int(tc.get("index", len(self.calls))), {"id": "", "name": "", "arguments": ""})
+                slot = self.calls.setdefault(self._index(tc), {"id": "", "name": "", "arguments": ""})
                 fn = tc.get("function") or {}
                 slot["id"] = slot["id"] or tc.get("id") or ""
                 slot["name"] = slot["name"] or fn.get("name") or ""
                 slot["arguments"] += _arguments(fn.get("arguments"))
             self.finish_reason = choice.get("finish_reason") or self.finish_reason
+
+    def _index(self, delta: dict[str, Any]) -> int:
+        """The call a tool-call delta belongs to; without ``index``, an ``id`` starts a new call."""
+        if isinstance(delta.get("index"), int):
+            return int(delta["index"])
+        if delta.get("id") or not self.calls:
+            return max(self.calls, default=-1) + 1
+        return max(self.calls)
 
     def _append(self, kind: str, parts: list[str], text: str) -> None:
         self.received = True
@@ -120,13 +129,19 @@ class StreamAccumulator:
 def parse_completion(body: Any) -> ChatResponse:
     """A non-streamed ``chat.completion`` body."""
     if not isinstance(body, dict) or not isinstance(body.get("choices"), list) or not body["choices"]:
-        raise ChatError(f"response has no choices: {json.dumps(body)[:300]}", body=json.dumps(body)[:2000], kind="protocol")
+        raise ChatError(
+            f"response has no choices: {json.dumps(body)[:300]}", body=json.dumps(body)[:2000], kind="protocol"
+        )
     choice = body["choices"][0]
     message = choice.get("message") or {}
     calls = []
     for i, tc in enumerate(message.get("tool_calls") or []):
         fn = tc.get("function") or {}
-        calls.append(ToolCall(id=tc.get("id") or f"call_{i}", name=fn.get("name") or "", arguments=_arguments(fn.get("arguments"))))
+        calls.append(
+            ToolCall(
+                id=tc.get("id") or f"call_{i}", name=fn.get("name") or "", arguments=_arguments(fn.get("arguments"))
+            )
+        )
     reasoning = _text(message.get("reasoning_content") or message.get("reasoning") or message.get("thinking"))
     return ChatResponse(
         content=message.get("content") or "",

@@ -14,7 +14,15 @@ from agent.config import AgentConfig, ConfigError
 from agent.protocols import CommandRunner, ModelCaller, ToolBox
 
 # AgentConfig keys that are ToolOptions fields of the same name.
-OPTION_KEYS = ("max_output_chars", "shell_timeout", "read_style", "tool_name_style", "tool_aliases", "compact_schemas", "workspace_aliases")
+OPTION_KEYS = (
+    "max_output_chars",
+    "shell_timeout",
+    "read_style",
+    "tool_name_style",
+    "tool_aliases",
+    "compact_schemas",
+    "workspace_aliases",
+)
 
 
 def make_toolbox(

@@ -21,7 +21,9 @@ def workspace(tmp_path: Path) -> Path:
     ws = tmp_path / "ws"
     ws.mkdir()
     (ws / "solution.py").write_text("def answer():\n    pass\n")
-    (ws / "test_solution.py").write_text("from solution import answer\n\ndef test_answer():\n    assert answer() == 42\n")
+    (ws / "test_solution.py").write_text(
+        "from solution import answer\n\ndef test_answer():\n    assert answer() == 42\n"
+    )
     return ws
 
 
@@ -33,8 +35,15 @@ def config_file(tmp_path: Path) -> Callable[..., Path]:
         cfg_dir = tmp_path / "cfg"
         cfg_dir.mkdir(exist_ok=True)
         (cfg_dir / "prompt.md").write_text(PROMPT)
-        data = {"prompt": "prompt.md", "model": "test-model", "tools": ["read", "write", "edit", "ls", "finish"], "max_turns": 10,
-                "temperature": 0.0, "max_tokens": 512, **keys}
+        data = {
+            "prompt": "prompt.md",
+            "model": "test-model",
+            "tools": ["read", "write", "edit", "ls", "finish"],
+            "max_turns": 10,
+            "temperature": 0.0,
+            "max_tokens": 512,
+            **keys,
+        }
         path = cfg_dir / "test-agent.json"
         path.write_text(json.dumps(data))
         return path
@@ -68,8 +77,15 @@ class Harness:
             self.server = ScriptedServer(script, **(server or {})).start()
         self.client = HttpChatClient(self.server.url, **{"retries": 2, "backoff": 0.01, **(client or {})})
         cfg = load_config(self.config_file(**cfg_keys))
-        self.agent = Agent(cfg, client=self.client, workspace=self.workspace, log_dir=self.log_dir,
-                           session_file=session_file, limits=limits or AgentLimits(), context_window=context_window)
+        self.agent = Agent(
+            cfg,
+            client=self.client,
+            workspace=self.workspace,
+            log_dir=self.log_dir,
+            session_file=session_file,
+            limits=limits or AgentLimits(),
+            context_window=context_window,
+        )
         return self.agent.run(prompt, continue_session=continue_session)
 
     @property

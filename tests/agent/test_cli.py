@@ -17,7 +17,9 @@ from tests.support.scripted_server import ScriptedServer, tool_call
 
 
 def test_parse_args_splits_flags_overrides_and_prompt() -> None:
-    opts, overrides = parse_args(["--agent", "gguf/x", "--max_turns", "30", "fix", "--temperature=0.2", "it", "-c", "--top-p", "none"])
+    opts, overrides = parse_args(
+        ["--agent", "gguf/x", "--max_turns", "30", "fix", "--temperature=0.2", "it", "-c", "--top-p", "none"]
+    )
     assert opts["agent"] == "gguf/x" and opts["continue"] is True and opts["words"] == ["fix", "it"]
     assert overrides == {"max_turns": "30", "temperature": "0.2", "top_p": "none"}
 
@@ -53,8 +55,24 @@ def test_cli_run_in_the_workspace(workspace: Path, tmp_path: Path, config_file) 
         {"tool_calls": [tool_call("finish", {"summary": "returns 42"})]},
     ]
     with ScriptedServer(script) as server:
-        proc = _cli(["--agent", str(cfg), "--file", str(prompt), "--url", server.chat_url, "--max_tokens", "300",
-                     "--temperature", "0.5", "--model", "local-x"], workspace, tmp_path / "home")
+        proc = _cli(
+            [
+                "--agent",
+                str(cfg),
+                "--file",
+                str(prompt),
+                "--url",
+                server.chat_url,
+                "--max_tokens",
+                "300",
+                "--temperature",
+                "0.5",
+                "--model",
+                "local-x",
+            ],
+            workspace,
+            tmp_path / "home",
+        )
         requests = server.requests
     assert proc.returncode == 0, proc.stderr
     assert "⏺ write" in proc.stdout and "returns 42" in proc.stdout
@@ -70,7 +88,9 @@ def test_cli_run_in_the_workspace(workspace: Path, tmp_path: Path, config_file) 
 
 def test_cli_continue_and_error_exit_code(workspace: Path, tmp_path: Path, config_file) -> None:
     cfg = config_file()
-    with ScriptedServer([{"content": "first"}, {"content": "second"}, {"status": 400, "error": "bad things"}]) as server:
+    with ScriptedServer(
+        [{"content": "first"}, {"content": "second"}, {"status": 400, "error": "bad things"}]
+    ) as server:
         home = tmp_path / "home"
         assert _cli(["--agent", str(cfg), "--url", server.url, "one"], workspace, home).returncode == 0
         assert _cli(["--agent", str(cfg), "--url", server.url, "-c", "two"], workspace, home).returncode == 0
@@ -82,7 +102,9 @@ def test_cli_continue_and_error_exit_code(workspace: Path, tmp_path: Path, confi
 
 def test_cli_limit_exit_code(workspace: Path, tmp_path: Path, config_file) -> None:
     cfg = config_file(max_turns=2)
-    with ScriptedServer([{"tool_calls": [tool_call("ls", {})]}, {"tool_calls": [tool_call("read", {"path": "solution.py"})]}]) as server:
+    with ScriptedServer(
+        [{"tool_calls": [tool_call("ls", {})]}, {"tool_calls": [tool_call("read", {"path": "solution.py"})]}]
+    ) as server:
         proc = _cli(["--agent", str(cfg), "--url", server.url, "-q", "go"], workspace, tmp_path / "home")
     assert proc.returncode == 3 and "[max_turns | turns 2" in proc.stderr and proc.stdout == ""
 
@@ -90,8 +112,12 @@ def test_cli_limit_exit_code(workspace: Path, tmp_path: Path, config_file) -> No
 def test_repl(workspace: Path, tmp_path: Path, config_file) -> None:
     cfg = config_file()
     with ScriptedServer([{"content": "hi there"}, {"content": "again"}, {"content": "fresh"}]) as server:
-        proc = _cli(["--agent", str(cfg), "--url", server.url], workspace, tmp_path / "home",
-                    stdin="/help\nhello\n/status\nmore\n/clear\nnew start\n/quit\n")
+        proc = _cli(
+            ["--agent", str(cfg), "--url", server.url],
+            workspace,
+            tmp_path / "home",
+            stdin="/help\nhello\n/status\nmore\n/clear\nnew start\n/quit\n",
+        )
         sent = [[m["content"] for m in r["messages"][1:]] for r in server.requests]
     assert proc.returncode == 0, proc.stderr
     assert "/clear new session" in proc.stdout and "agent " in proc.stdout and "new session" in proc.stdout

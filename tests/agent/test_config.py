@@ -9,14 +9,32 @@ from pathlib import Path
 
 import pytest
 
-from agent import Agent, AgentConfig, ConfigError, HttpChatClient, list_configs, load_config
+from agent import (
+    Agent,
+    AgentConfig,
+    ConfigError,
+    HttpChatClient,
+    list_configs,
+    load_config,
+)
 from agent.config import CONFIG_DIR, ConfigWarning, with_overrides
 from agent.overrides import coerce, split_cli_overrides
 from agent.prompts import few_shot, name_map
 from agent.toolbox import canonical_resolver, make_toolbox
 
-SHIPPED_GGUF = {"glm-4.7-flash", "gpt-oss-120b-mxfp4", "qwen3-coder-next-q4km", "qwen3-coder-next-mxfp4", "qwen3-next-80b-q8",
-                "jan-v3-4b", "kimi-k2.5", "minimax-m2.1-q8", "step-3.5-flash-q4km", "gemma3-270m", "smollm2-135m"}
+SHIPPED_GGUF = {
+    "glm-4.7-flash",
+    "gpt-oss-120b-mxfp4",
+    "qwen3-coder-next-q4km",
+    "qwen3-coder-next-mxfp4",
+    "qwen3-next-80b-q8",
+    "jan-v3-4b",
+    "kimi-k2.5",
+    "minimax-m2.1-q8",
+    "step-3.5-flash-q4km",
+    "gemma3-270m",
+    "smollm2-135m",
+}
 
 
 def write(tmp_path: Path, data: object, name: str = "cfg.json") -> Path:
@@ -52,8 +70,10 @@ def test_every_shipped_config_builds_an_agent(name: str, tmp_path: Path) -> None
 
 
 def test_tiny_configs_match_what_the_harness_runs() -> None:
-    for name, model_file, template in (("gemma3-270m", "gemma-3-270m-q4_k_m.gguf", "gemma3-tools.jinja"),
-                                       ("smollm2-135m", "SmolLM2-135M-Instruct.Q4_1.gguf", "chatml-tools.jinja")):
+    for name, model_file, template in (
+        ("gemma3-270m", "gemma-3-270m-q4_k_m.gguf", "gemma3-tools.jinja"),
+        ("smollm2-135m", "SmolLM2-135M-Instruct.Q4_1.gguf", "chatml-tools.jinja"),
+    ):
         cfg = load_config(name)
         sc = cfg.server_config
         assert sc["model_path"] == f"$LOCALCODE_HOME/models/{model_file}"
@@ -61,7 +81,11 @@ def test_tiny_configs_match_what_the_harness_runs() -> None:
         assert cfg.chat_template_path() == CONFIG_DIR / "templates" / template and cfg.chat_template_path().is_file()
         assert cfg.temperature == 0 and cfg.max_tokens <= 256 and cfg.few_shot
         assert cfg.tools == ["read", "write", "edit", "finish"]
-    examples = few_shot(load_config("gemma3-270m"), [], name_map(["read", "write", "edit", "finish"], ["read", "write", "edit", "finish"], canonical_resolver()))
+    examples = few_shot(
+        load_config("gemma3-270m"),
+        [],
+        name_map(["read", "write", "edit", "finish"], ["read", "write", "edit", "finish"], canonical_resolver()),
+    )
     assert examples[1]["tool_calls"][0]["function"]["name"] == "write"
 
 
@@ -72,18 +96,21 @@ def test_missing_file_and_unknown_name(tmp_path: Path) -> None:
         load_config(tmp_path / "missing.json")
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    ("{not json", r"cfg.json: invalid JSON"),
-    ("[1, 2]", r"cfg.json: top level must be a JSON object"),
-    ({"model": "m"}, r"cfg.json: key 'prompt' is required"),
-    ({"prompt": "p.md", "max_turns": "ten"}, r"cfg.json: key 'max_turns' must be an integer, got \"ten\""),
-    ({"prompt": "p.md", "max_turns": 0}, r"cfg.json: key 'max_turns' must be ≥ 1"),
-    ({"prompt": "p.md", "temperature": True}, r"key 'temperature' must be a number"),
-    ({"prompt": "p.md", "tool_choice": {"type": "function"}}, r"key 'tool_choice' must be a string"),
-    ({"prompt": "p.md", "tool_choice": "always"}, r"key 'tool_choice' must be one of auto, required, none"),
-    ({"prompt": "p.md", "tools": "read"}, r"key 'tools' must be a list"),
-    ({"prompt": "p.md", "think": "maybe"}, r"key 'think' must be true, false or \"auto\""),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ("{not json", r"cfg.json: invalid JSON"),
+        ("[1, 2]", r"cfg.json: top level must be a JSON object"),
+        ({"model": "m"}, r"cfg.json: key 'prompt' is required"),
+        ({"prompt": "p.md", "max_turns": "ten"}, r"cfg.json: key 'max_turns' must be an integer, got \"ten\""),
+        ({"prompt": "p.md", "max_turns": 0}, r"cfg.json: key 'max_turns' must be ≥ 1"),
+        ({"prompt": "p.md", "temperature": True}, r"key 'temperature' must be a number"),
+        ({"prompt": "p.md", "tool_choice": {"type": "function"}}, r"key 'tool_choice' must be a string"),
+        ({"prompt": "p.md", "tool_choice": "always"}, r"key 'tool_choice' must be one of auto, required, none"),
+        ({"prompt": "p.md", "tools": "read"}, r"key 'tools' must be a list"),
+        ({"prompt": "p.md", "think": "maybe"}, r"key 'think' must be true, false or \"auto\""),
+    ],
+)
 def test_config_errors_are_one_line_naming_file_and_key(tmp_path: Path, data: object, message: str) -> None:
     with pytest.raises(ConfigError, match=message) as info:
         load_config(write(tmp_path, data))
@@ -91,7 +118,9 @@ def test_config_errors_are_one_line_naming_file_and_key(tmp_path: Path, data: ob
 
 
 def test_deprecated_and_unknown_keys_warn_once_and_are_ignored(tmp_path: Path) -> None:
-    path = write(tmp_path, {"prompt": "p.md", "history_mode": "window", "flow_retry_hints": 1, "colour": "blue", "max_turns": 3})
+    path = write(
+        tmp_path, {"prompt": "p.md", "history_mode": "window", "flow_retry_hints": 1, "colour": "blue", "max_turns": 3}
+    )
     with pytest.warns(ConfigWarning) as record:
         cfg = load_config(path)
     assert sorted(str(w.message) for w in record) == [
@@ -108,10 +137,26 @@ def test_deprecated_and_unknown_keys_warn_once_and_are_ignored(tmp_path: Path) -
 
 def test_overrides_are_typed_like_the_cli(tmp_path: Path) -> None:
     path = write(tmp_path, {"prompt": "p.md", "top_p": 0.9})
-    cfg = load_config(path, overrides={"max_turns": "30", "tools": "read,write,finish", "top_p": "none", "think": "auto",
-                                       "native-thinking": "true", "request_overrides": '{"n_probs": 1}', "temperature": 1,
-                                       "stop": '["</tool_call>"]'})
-    assert (cfg.max_turns, cfg.tools, cfg.top_p, cfg.think, cfg.native_thinking) == (30, ["read", "write", "finish"], None, "auto", True)
+    cfg = load_config(
+        path,
+        overrides={
+            "max_turns": "30",
+            "tools": "read,write,finish",
+            "top_p": "none",
+            "think": "auto",
+            "native-thinking": "true",
+            "request_overrides": '{"n_probs": 1}',
+            "temperature": 1,
+            "stop": '["</tool_call>"]',
+        },
+    )
+    assert (cfg.max_turns, cfg.tools, cfg.top_p, cfg.think, cfg.native_thinking) == (
+        30,
+        ["read", "write", "finish"],
+        None,
+        "auto",
+        True,
+    )
     assert cfg.request_overrides == {"n_probs": 1} and cfg.temperature == 1.0 and isinstance(cfg.temperature, float)
     assert cfg.stop == ["</tool_call>"]
     with pytest.raises(ConfigError, match=r"override max_turns: key 'max_turns' must be an integer, got \"many\""):
@@ -124,7 +169,11 @@ def test_overrides_are_typed_like_the_cli(tmp_path: Path) -> None:
 def test_coerce_and_split_cli_overrides() -> None:
     assert coerce("bool", "yes") is True and coerce("bool", "off") is False and coerce("bool", "maybe") == "maybe"
     assert coerce("float?", "null") is None and coerce("int", "7") == 7 and coerce("list", '["a", "b"]') == ["a", "b"]
-    assert split_cli_overrides(["--max-turns", "30", "--tools=read,write", "--top_p", "-1"]) == {"max_turns": "30", "tools": "read,write", "top_p": "-1"}
+    assert split_cli_overrides(["--max-turns", "30", "--tools=read,write", "--top_p", "-1"]) == {
+        "max_turns": "30",
+        "tools": "read,write",
+        "top_p": "-1",
+    }
     with pytest.raises(ValueError, match="--stream needs a value"):
         split_cli_overrides(["--stream"])
 
@@ -136,8 +185,18 @@ def test_bad_tool_name_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_broken_few_shot_is_a_config_error(tmp_path: Path) -> None:
-    (tmp_path / "fs.json").write_text(json.dumps([{"role": "assistant", "content": "", "tool_calls": [
-        {"id": "a", "type": "function", "function": {"name": "read", "arguments": "{}"}}]}, {"role": "user", "content": "x"}]))
+    (tmp_path / "fs.json").write_text(
+        json.dumps(
+            [
+                {
+                    "role": "assistant",
+                    "content": "",
+                    "tool_calls": [{"id": "a", "type": "function", "function": {"name": "read", "arguments": "{}"}}],
+                },
+                {"role": "user", "content": "x"},
+            ]
+        )
+    )
     cfg = load_config(write(tmp_path, {"prompt": "p.md", "few_shot": "fs.json", "tools": ["read"]}))
     with pytest.raises(ConfigError, match=r"few_shot.*\['a'\] have no tool result"):
         Agent(cfg, client=HttpChatClient("http://127.0.0.1:9"), workspace=tmp_path, context_window=4096)
@@ -147,3 +206,27 @@ def test_agent_config_defaults_are_sane() -> None:
     cfg = AgentConfig(name="x", prompt="p")
     assert cfg.stream is True and cfg.max_turns == 20 and cfg.history_max_messages == 0 and cfg.reasoning_effort is None
     assert AgentConfig(name="x", prompt="p", thinking_level="high").reasoning_effort == "high"
+
+
+def test_prompt_placeholders_follow_display_names(tmp_path: Path) -> None:
+    agent = Agent(load_config("gguf/gpt-oss-120b-mxfp4"), client=HttpChatClient("http://127.0.0.1:9"), workspace=tmp_path,
+                  context_window=8192)  # fmt: skip
+    assert "(read_file)" in agent.system and "(write_file)" in agent.system and "(replace_in_file)" in agent.system
+    assert "- read_file(path, line_start?" in agent.system
+
+
+def test_prompt_overlay_by_workspace_name_or_env(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "react.md").write_text("REACT HINTS")
+    (tmp_path / "other.md").write_text("OTHER HINTS")
+    cfg = load_config(
+        write(
+            tmp_path, {"prompt": "p.md", "tools": ["read"], "prompt_overlays": {"react": "react.md", "x": "other.md"}}
+        )
+    )
+    ws = tmp_path / "javascript-react"
+    ws.mkdir()
+    client = HttpChatClient("http://127.0.0.1:9")
+    assert Agent(cfg, client=client, workspace=ws, context_window=4096).system.endswith("REACT HINTS")
+    assert "HINTS" not in Agent(cfg, client=client, workspace=tmp_path, context_window=4096).system
+    monkeypatch.setenv("LOCALCODE_PROMPT_OVERLAY", "x")
+    assert Agent(cfg, client=client, workspace=tmp_path, context_window=4096).system.endswith("OTHER HINTS")

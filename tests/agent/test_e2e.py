@@ -15,12 +15,31 @@ from tests.support.scripted_server import tool_call
 
 
 def test_multi_file_solve(harness, workspace: Path) -> None:
-    result = harness.run([
-        {"content": "Reading first.", "tool_calls": [tool_call("read", {"path": "solution.py"}), tool_call("read", {"path": "test_solution.py"})]},
-        {"tool_calls": [tool_call("write", {"path": "helpers/consts.py", "content": "ANSWER = 42\n"})]},
-        {"tool_calls": [tool_call("edit", {"path": "solution.py", "old": "    pass\n", "new": "    from helpers.consts import ANSWER\n    return ANSWER\n"})]},
-        {"tool_calls": [tool_call("finish", {"summary": "answer() returns 42"})]},
-    ])
+    result = harness.run(
+        [
+            {
+                "content": "Reading first.",
+                "tool_calls": [
+                    tool_call("read", {"path": "solution.py"}),
+                    tool_call("read", {"path": "test_solution.py"}),
+                ],
+            },
+            {"tool_calls": [tool_call("write", {"path": "helpers/consts.py", "content": "ANSWER = 42\n"})]},
+            {
+                "tool_calls": [
+                    tool_call(
+                        "edit",
+                        {
+                            "path": "solution.py",
+                            "old": "    pass\n",
+                            "new": "    from helpers.consts import ANSWER\n    return ANSWER\n",
+                        },
+                    )
+                ]
+            },
+            {"tool_calls": [tool_call("finish", {"summary": "answer() returns 42"})]},
+        ]
+    )
     assert result.stop_reason == "finish", result.error
     assert result.final_text == "answer() returns 42"
     assert (workspace / "helpers/consts.py").read_text() == "ANSWER = 42\n"
@@ -36,19 +55,25 @@ def test_multi_file_solve(harness, workspace: Path) -> None:
     assert m["tool_errors_total"] == 0
     # every request carried the system prompt with expanded tool names, and the whole history so far
     system = harness.requests[0]["messages"][0]
-    assert system["role"] == "system" and "- read(path" in system["content"] and "Finish with finish." in system["content"]
+    assert (
+        system["role"] == "system" and "- read(path" in system["content"] and "Finish with finish." in system["content"]
+    )
     assert len(harness.requests[3]["messages"]) == 1 + len(result.messages) - 2
 
 
 def test_batch_with_error_in_the_middle_answers_every_call(harness, workspace: Path) -> None:
-    result = harness.run([
-        {"tool_calls": [
-            tool_call("write", {"path": "a.py", "content": "A = 1\n"}),
-            tool_call("read", {"path": "missing.py"}),
-            tool_call("write", {"path": "b.py", "content": "B = 2\n"}),
-        ]},
-        {"tool_calls": [tool_call("finish", {})]},
-    ])
+    result = harness.run(
+        [
+            {
+                "tool_calls": [
+                    tool_call("write", {"path": "a.py", "content": "A = 1\n"}),
+                    tool_call("read", {"path": "missing.py"}),
+                    tool_call("write", {"path": "b.py", "content": "B = 2\n"}),
+                ]
+            },
+            {"tool_calls": [tool_call("finish", {})]},
+        ]
+    )
     assert result.stop_reason == "finish"
     assert (workspace / "a.py").exists() and (workspace / "b.py").exists()  # the call after the error ran
     results = tool_messages(result.messages)
@@ -60,10 +85,18 @@ def test_batch_with_error_in_the_middle_answers_every_call(harness, workspace: P
 
 
 def test_max_batch_extra_calls_get_an_error_result(harness, workspace: Path) -> None:
-    result = harness.run([
-        {"tool_calls": [tool_call("write", {"path": "a.py", "content": "1\n"}), tool_call("write", {"path": "b.py", "content": "2\n"})]},
-        {"tool_calls": [tool_call("finish", {})]},
-    ], max_batch_tool_calls=1)
+    result = harness.run(
+        [
+            {
+                "tool_calls": [
+                    tool_call("write", {"path": "a.py", "content": "1\n"}),
+                    tool_call("write", {"path": "b.py", "content": "2\n"}),
+                ]
+            },
+            {"tool_calls": [tool_call("finish", {})]},
+        ],
+        max_batch_tool_calls=1,
+    )
     assert (workspace / "a.py").exists() and not (workspace / "b.py").exists()
     second = tool_messages(result.messages)[1]
     assert "at most 1 tool call" in second["content"]
@@ -73,13 +106,15 @@ def test_max_batch_extra_calls_get_an_error_result(harness, workspace: Path) -> 
 
 
 def test_malformed_json_arguments(harness, workspace: Path) -> None:
-    result = harness.run([
-        # repairable: trailing comma
-        {"tool_calls": [tool_call("write", '{"path": "a.py", "content": "A = 1\\n",}')]},
-        # beyond repair: cut off inside a string (a half-written file must not be written)
-        {"tool_calls": [tool_call("write", '{"path": "b.py", "content": "def f(')], "finish_reason": "length"},
-        {"tool_calls": [tool_call("finish", {})]},
-    ])
+    result = harness.run(
+        [
+            # repairable: trailing comma
+            {"tool_calls": [tool_call("write", '{"path": "a.py", "content": "A = 1\\n",}')]},
+            # beyond repair: cut off inside a string (a half-written file must not be written)
+            {"tool_calls": [tool_call("write", '{"path": "b.py", "content": "def f(')], "finish_reason": "length"},
+            {"tool_calls": [tool_call("finish", {})]},
+        ]
+    )
     assert result.stop_reason == "finish", result.error
     assert (workspace / "a.py").read_text() == "A = 1\n"
     assert not (workspace / "b.py").exists()
@@ -95,11 +130,13 @@ def test_malformed_json_arguments(harness, workspace: Path) -> None:
 
 
 def test_unknown_tool(harness) -> None:
-    result = harness.run([
-        {"tool_calls": [tool_call("run_tests", {"cmd": "pytest"})]},
-        {"tool_calls": [tool_call("write", {"path": "solution.py", "content": "def answer():\n    return 42\n"})]},
-        {"tool_calls": [tool_call("finish", {})]},
-    ])
+    result = harness.run(
+        [
+            {"tool_calls": [tool_call("run_tests", {"cmd": "pytest"})]},
+            {"tool_calls": [tool_call("write", {"path": "solution.py", "content": "def answer():\n    return 42\n"})]},
+            {"tool_calls": [tool_call("finish", {})]},
+        ]
+    )
     assert result.stop_reason == "finish"
     text = tool_messages(result.messages)[0]["content"]
     assert "unknown tool 'run_tests'" in text and "read, write, edit, ls, finish" in text
@@ -109,10 +146,18 @@ def test_unknown_tool(harness) -> None:
 
 @pytest.mark.parametrize("style", ["tool_call", "tool_calls", "mistral", "fenced", "harmony", "function"])
 def test_tool_call_embedded_in_content(harness, workspace: Path, style: str) -> None:
-    result = harness.run([
-        {"call_in_content": {"name": "write", "arguments": {"path": "out.txt", "content": "hello"}, "style": style}},
-        {"call_in_content": {"name": "finish", "arguments": {"summary": "wrote it"}, "style": style}},
-    ])
+    result = harness.run(
+        [
+            {
+                "call_in_content": {
+                    "name": "write",
+                    "arguments": {"path": "out.txt", "content": "hello"},
+                    "style": style,
+                }
+            },
+            {"call_in_content": {"name": "finish", "arguments": {"summary": "wrote it"}, "style": style}},
+        ]
+    )
     assert result.stop_reason == "finish", (result.stop_reason, result.error)
     assert (workspace / "out.txt").read_text() == "hello"
     assert result.metrics["recovered_calls"] == 2
@@ -125,10 +170,20 @@ def test_tool_call_embedded_in_content(harness, workspace: Path, style: str) -> 
 
 @pytest.mark.parametrize("native", [True, False])
 def test_reasoning_model(harness, native: bool) -> None:
-    result = harness.run([
-        {"reasoning": "The test wants 42.", "tool_calls": [tool_call("write", {"path": "solution.py", "content": "def answer():\n    return 42\n"})]},
-        {"reasoning": "Done now.", "content": "answer() returns 42."},
-    ], native_thinking=native, think=True, think_level="high")
+    result = harness.run(
+        [
+            {
+                "reasoning": "The test wants 42.",
+                "tool_calls": [
+                    tool_call("write", {"path": "solution.py", "content": "def answer():\n    return 42\n"})
+                ],
+            },
+            {"reasoning": "Done now.", "content": "answer() returns 42."},
+        ],
+        native_thinking=native,
+        think=True,
+        think_level="high",
+    )
     assert result.stop_reason == "answer"
     assert result.final_text == "answer() returns 42."
     kept = [m.get("reasoning_content") for m in result.messages if m["role"] == "assistant"]
@@ -140,11 +195,13 @@ def test_reasoning_model(harness, native: bool) -> None:
 
 
 def test_server_500_then_success(harness, workspace: Path) -> None:
-    result = harness.run([
-        {"status": 500, "error": "slot unavailable"},
-        {"tool_calls": [tool_call("write", {"path": "solution.py", "content": "def answer():\n    return 42\n"})]},
-        {"tool_calls": [tool_call("finish", {})]},
-    ])
+    result = harness.run(
+        [
+            {"status": 500, "error": "slot unavailable"},
+            {"tool_calls": [tool_call("write", {"path": "solution.py", "content": "def answer():\n    return 42\n"})]},
+            {"tool_calls": [tool_call("finish", {})]},
+        ]
+    )
     assert result.stop_reason == "finish" and result.error is None
     assert "return 42" in (workspace / "solution.py").read_text()
     assert len(harness.requests) == 3 and harness.requests[0] == harness.requests[1]  # retried as is
@@ -169,7 +226,10 @@ def test_server_that_hangs_hits_the_deadline(harness) -> None:
     assert result.stop_reason == "deadline"
     assert elapsed < 4.0
     assert result.metrics["model_responses"] == 1
-    assert tool_messages(result.messages)[0]["content"].startswith("   1|") or "def answer" in tool_messages(result.messages)[0]["content"]
+    assert (
+        tool_messages(result.messages)[0]["content"].startswith("   1|")
+        or "def answer" in tool_messages(result.messages)[0]["content"]
+    )
 
 
 def test_path_traversal_and_symlink_escape_are_refused(harness, workspace: Path, tmp_path: Path) -> None:
@@ -177,12 +237,14 @@ def test_path_traversal_and_symlink_escape_are_refused(harness, workspace: Path,
     outside.mkdir()
     (outside / "secret.txt").write_text("secret")
     os.symlink(outside, workspace / "link")
-    result = harness.run([
-        {"tool_calls": [tool_call("read", {"path": "../outside/secret.txt"})]},
-        {"tool_calls": [tool_call("write", {"path": "link/pwned.py", "content": "x = 1\n"})]},
-        {"tool_calls": [tool_call("write", {"path": str(outside / "abs.py"), "content": "x = 1\n"})]},
-        {"tool_calls": [tool_call("finish", {})]},
-    ])
+    result = harness.run(
+        [
+            {"tool_calls": [tool_call("read", {"path": "../outside/secret.txt"})]},
+            {"tool_calls": [tool_call("write", {"path": "link/pwned.py", "content": "x = 1\n"})]},
+            {"tool_calls": [tool_call("write", {"path": str(outside / "abs.py"), "content": "x = 1\n"})]},
+            {"tool_calls": [tool_call("finish", {})]},
+        ]
+    )
     assert result.stop_reason == "finish"
     assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]  # nothing written outside
     results = tool_messages(result.messages)
@@ -196,7 +258,10 @@ def test_path_traversal_and_symlink_escape_are_refused(harness, workspace: Path,
 
 
 def test_plain_answer_and_max_turns(harness) -> None:
-    looping = [{"tool_calls": [tool_call("ls", {"path": "."})]}, {"tool_calls": [tool_call("read", {"path": "solution.py"})]}]
+    looping = [
+        {"tool_calls": [tool_call("ls", {"path": "."})]},
+        {"tool_calls": [tool_call("read", {"path": "solution.py"})]},
+    ]
     result = harness.run(looping, server={"repeat": True}, max_turns=5)
     assert result.stop_reason == "max_turns"
     assert result.metrics["turns"] == 5 and len(harness.requests) == 5
@@ -204,14 +269,19 @@ def test_plain_answer_and_max_turns(harness) -> None:
 
 
 def test_repeating_the_same_call_trips_the_noop_guard(harness) -> None:
-    result = harness.run([{"tool_calls": [tool_call("read", {"path": "solution.py"})]}], server={"repeat": True}, noop_guard_turns=3)
+    result = harness.run(
+        [{"tool_calls": [tool_call("read", {"path": "solution.py"})]}], server={"repeat": True}, noop_guard_turns=3
+    )
     assert result.stop_reason == "noop_guard"
     assert result.metrics["turns"] == 4  # one call, then three identical repeats
 
 
 def test_token_limit(harness) -> None:
-    result = harness.run([{"tool_calls": [tool_call("ls", {})]}, {"tool_calls": [tool_call("read", {"path": "solution.py"})]}],
-                         server={"repeat": True}, limits=AgentLimits(max_total_tokens=1500))
+    result = harness.run(
+        [{"tool_calls": [tool_call("ls", {})]}, {"tool_calls": [tool_call("read", {"path": "solution.py"})]}],
+        server={"repeat": True},
+        limits=AgentLimits(max_total_tokens=1500),
+    )
     assert result.stop_reason == "token_limit"
     total = result.metrics["prompt_tokens"] + result.metrics["completion_tokens"]
     assert total >= 1500 and total - harness.server.sent[-1]["usage"]["total_tokens"] < 1500

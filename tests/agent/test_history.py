@@ -16,8 +16,11 @@ def user(text: str) -> dict:
 
 def turn(n: int, calls: int = 1, output: str = "ok") -> list[dict]:
     ids = [f"c{n}_{i}" for i in range(calls)]
-    assistant = {"role": "assistant", "content": "", "tool_calls": [
-        {"id": i, "type": "function", "function": {"name": "read", "arguments": "{}"}} for i in ids]}
+    assistant = {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [{"id": i, "type": "function", "function": {"name": "read", "arguments": "{}"}} for i in ids],
+    }
     return [assistant] + [{"role": "tool", "tool_call_id": i, "content": output} for i in ids]
 
 
@@ -131,7 +134,9 @@ def test_agent_trims_to_fit_a_small_context(harness) -> None:
 def _three_big_reads(harness) -> list[dict]:
     for n in range(3):
         (harness.workspace / f"big{n}.txt").write_text((f"{n}" * 60 + "\n") * 300)
-    return [{"tool_calls": [tool_call("read", {"path": f"big{n}.txt"})]} for n in range(3)] + [{"tool_calls": [tool_call("finish", {})]}]
+    return [{"tool_calls": [tool_call("read", {"path": f"big{n}.txt"})]} for n in range(3)] + [
+        {"tool_calls": [tool_call("finish", {})]}
+    ]
 
 
 def test_props_context_prevents_any_overflow(harness) -> None:
@@ -160,3 +165,19 @@ def test_context_that_cannot_fit_stops_with_an_error(harness) -> None:
     result = harness.run([{"content": "never"}], "x" * 40000, context_window=2000)
     assert result.stop_reason == "error" and "context" in result.error
     assert harness.requests == [] or all(s["status"] == 200 for s in harness.server.sent)
+
+
+def test_agent_sends_a_window_with_the_prompt_and_whole_groups(harness) -> None:
+    script = [{"tool_calls": [tool_call("read", {"path": "solution.py"}), tool_call("ls", {})]} for _ in range(2)]
+    script += [
+        {"tool_calls": [tool_call("read", {"path": "test_solution.py"})]},
+        {"tool_calls": [tool_call("finish", {})]},
+    ]
+    result = harness.run(script, history_max_messages=4, noop_guard_turns=5)
+    assert result.stop_reason == "finish"
+    for body in harness.requests:
+        sent = body["messages"][1:]  # after the system prompt
+        assert sent[0]["content"] == "Make answer() return 42." and len(sent) <= 4
+        assert_well_formed(sent)
+    assert [len(b["messages"]) - 1 for b in harness.requests] == [1, 4, 4, 3]
+    assert len(result.messages) == 1 + 3 + 3 + 2 + 2  # the transcript itself is complete

@@ -17,12 +17,20 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def chat(url: str, **body: object) -> httpx.Response:
-    return httpx.post(url + "/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}], **body}, timeout=10)
+    return httpx.post(
+        url + "/v1/chat/completions", json={"messages": [{"role": "user", "content": "hi"}], **body}, timeout=10
+    )
 
 
 def call_msg(args: str, answered: bool = True) -> list[dict]:
-    msgs = [{"role": "user", "content": "x"},
-            {"role": "assistant", "content": "", "tool_calls": [{"id": "a", "type": "function", "function": {"name": "write", "arguments": args}}]}]
+    msgs = [
+        {"role": "user", "content": "x"},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"id": "a", "type": "function", "function": {"name": "write", "arguments": args}}],
+        },
+    ]
     return msgs + ([{"role": "tool", "tool_call_id": "a", "content": "ok"}] if answered else [])
 
 
@@ -30,13 +38,19 @@ def test_history_rules_like_llama_cpp() -> None:
     with ScriptedServer([{"content": "fine"}], repeat=True) as server:
         assert chat(server.url, messages=call_msg('{"path": "a"}')).status_code == 200
         broken = chat(server.url, messages=call_msg('{"path": "a'))
-        assert broken.status_code == 500 and "Failed to parse tool call arguments as JSON" in broken.json()["error"]["message"]
+        assert (
+            broken.status_code == 500
+            and "Failed to parse tool call arguments as JSON" in broken.json()["error"]["message"]
+        )
         orphan = chat(server.url, messages=call_msg("{}", answered=False) + [{"role": "user", "content": "next"}])
         assert orphan.status_code == 500 and "have no tool result" in orphan.text
         assert chat(server.url, tool_choice={"type": "function", "function": {"name": "w"}}).status_code == 200
         assert server.warnings == ["Wrong type supplied for parameter 'tool_choice': type must be string; using auto"]
     with ScriptedServer([{"content": "x"}], strict=False) as lax:
-        assert chat(lax.url, messages=call_msg("{}", answered=False) + [{"role": "user", "content": "n"}]).status_code == 200
+        assert (
+            chat(lax.url, messages=call_msg("{}", answered=False) + [{"role": "user", "content": "n"}]).status_code
+            == 200
+        )
 
 
 def test_callable_script_exhaustion_and_loading() -> None:
@@ -72,7 +86,10 @@ def test_streamed_shape() -> None:
 
 
 def test_latency_and_accounting_are_deterministic() -> None:
-    with ScriptedServer([{"content": "a"}], repeat=True, latency=0.1) as one, ScriptedServer([{"content": "a"}], repeat=True) as two:
+    with (
+        ScriptedServer([{"content": "a"}], repeat=True, latency=0.1) as one,
+        ScriptedServer([{"content": "a"}], repeat=True) as two,
+    ):
         started = time.monotonic()
         first = chat(one.url).json()
         assert time.monotonic() - started >= 0.1
@@ -83,8 +100,12 @@ def test_latency_and_accounting_are_deterministic() -> None:
 def test_standalone_process(tmp_path: Path) -> None:
     script = tmp_path / "script.json"
     script.write_text(json.dumps({"responses": [{"content": "from a file"}], "n_ctx": 4096, "slots": 2}))
-    proc = subprocess.Popen([sys.executable, "-m", "tests.support.scripted_server", "--script", str(script), "--port", "0"],
-                            cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.scripted_server", "--script", str(script), "--port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline().strip()
         assert line.startswith("SCRIPTED_SERVER_URL=http://127.0.0.1:")

@@ -15,9 +15,15 @@ FIX = tool_call("edit", {"path": "solution.py", "old": "41", "new": "42"})
 
 def test_try_two_continues_try_one(harness, tmp_path: Path) -> None:
     session = tmp_path / "sessions" / "python-answer.json"
-    first = harness.run([{"tool_calls": [WRITE]}, {"tool_calls": [tool_call("finish", {})]},
-                         {"tool_calls": [FIX]}, {"tool_calls": [tool_call("finish", {"summary": "fixed"})]}],
-                        session_file=session)
+    first = harness.run(
+        [
+            {"tool_calls": [WRITE]},
+            {"tool_calls": [tool_call("finish", {})]},
+            {"tool_calls": [FIX]},
+            {"tool_calls": [tool_call("finish", {"summary": "fixed"})]},
+        ],
+        session_file=session,
+    )
     assert first.stop_reason == "finish" and session.is_file()
     saved = json.loads(session.read_text())
     assert saved["messages"] == first.messages and saved["workspace"] == str(harness.workspace)
@@ -51,8 +57,12 @@ def test_sessions_are_keyed_by_workspace(tmp_path: Path) -> None:
 
 
 def test_log_files(harness) -> None:
-    result = harness.run([{"content": "Reading.", "tool_calls": [tool_call("read", {"path": "solution.py"})]},
-                          {"tool_calls": [tool_call("finish", {"summary": "done"})]}])
+    result = harness.run(
+        [
+            {"content": "Reading.", "tool_calls": [tool_call("read", {"path": "solution.py"})]},
+            {"tool_calls": [tool_call("finish", {"summary": "done"})]},
+        ]
+    )
     files = result.log_files
     assert set(files) == {"jsonl", "log", "raw", "history"}
     names = [Path(p).name for p in files.values()]
@@ -68,7 +78,11 @@ def test_log_files(harness) -> None:
     history = json.loads(Path(files["history"]).read_text())
     assert history[0]["role"] == "system" and history[1:] == result.messages
     text = Path(files["log"]).read_text()
-    assert ">>> TOOL CALL: read" in text and "=== [0] SYSTEM ===" in text and text.rstrip().endswith(f"END ({len(history)} messages)")
+    assert (
+        ">>> TOOL CALL: read" in text
+        and "=== [0] SYSTEM ===" in text
+        and text.rstrip().endswith(f"END ({len(history)} messages)")
+    )
 
 
 def test_on_event_receives_every_event_and_a_broken_callback_is_harmless(harness, workspace, tmp_path) -> None:

@@ -140,7 +140,12 @@ def render_chunks(
     """The SSE chunk objects in order (the server adds ``data: `` framing and ``[DONE]``)."""
     content, reasoning, calls, finish = completion_parts(spec, index)
     size = int(spec.get("chunk_size", 8))
-    base = {"id": f"chatcmpl-scripted-{index}", "object": "chat.completion.chunk", "created": 1_700_000_000 + index, "model": model}
+    base = {
+        "id": f"chatcmpl-scripted-{index}",
+        "object": "chat.completion.chunk",
+        "created": 1_700_000_000 + index,
+        "model": model,
+    }
 
     def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
         return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
@@ -150,8 +155,23 @@ def render_chunks(
     out += [chunk({"content": p}) for p in _pieces(content, size)]
     for i, call in enumerate(calls):
         fn = call["function"]
-        out.append(chunk({"tool_calls": [{"index": i, "id": call["id"], "type": "function", "function": {"name": fn["name"], "arguments": ""}}]}))
-        out += [chunk({"tool_calls": [{"index": i, "function": {"arguments": p}}]}) for p in _pieces(fn["arguments"], size)]
+        out.append(
+            chunk(
+                {
+                    "tool_calls": [
+                        {
+                            "index": i,
+                            "id": call["id"],
+                            "type": "function",
+                            "function": {"name": fn["name"], "arguments": ""},
+                        }
+                    ]
+                }
+            )
+        )
+        out += [
+            chunk({"tool_calls": [{"index": i, "function": {"arguments": p}}]}) for p in _pieces(fn["arguments"], size)
+        ]
     final = chunk({}, finish)
     if spec.get("usage_in_finish_chunk") or not include_usage:
         # Forks and older builds: accounting rides on the finish chunk.
