@@ -90,6 +90,10 @@ def run_exercise(
             if last.ok or solver.deterministic:
                 break
             prompt = retry_prompt(ex, clean_output(last.output, last.workdir, ex.slug))
+    except BaseException as exc:
+        # Ctrl-C, a lost server…: the saved result is marked incomplete so a resume redoes it.
+        result.error = f"interrupted: {type(exc).__name__}: {exc}".strip(": ")
+        raise
     finally:
         result.wall_seconds = round(time.monotonic() - clock, 3)
         result.finished = time.time()

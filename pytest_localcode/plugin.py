@@ -21,7 +21,7 @@ from pytest_localcode.languages import LANGUAGES
 from pytest_localcode.results import ExerciseResult, load
 from pytest_localcode.sandbox import SandboxFactory
 from pytest_localcode.settings import Settings, resolve, worker_id
-from pytest_localcode.solvers import Solver, pseudo_solver
+from pytest_localcode.solvers import PSEUDO_MODELS, Solver, pseudo_solver
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
 RESULT_KEY = pytest.StashKey[ExerciseResult]()
@@ -63,11 +63,67 @@ def pytest_configure(config: pytest.Config) -> None:
         settings = Settings.from_workerinput(workerinput["localcode_settings"])
     else:
         settings = resolve(config)
+    if settings.model not in PSEUDO_MODELS:
+        agent_config(settings.model)  # fail fast on an unknown or malformed config
     config.stash[SETTINGS_KEY] = settings
     if config.args_source != pytest.Config.ArgsSource.ARGS:
         config.args = [str(settings.dataset)]
-    if workerinput is None and config.pluginmanager.hasplugin("xdist"):
-        config.pluginmanager.register(XdistController(settings), "localcode-xdist")
+    if workerinput is None:
+        config.pluginmanager.register(ServerPlugin(settings), "localcode-server")
+        if config.pluginmanager.hasplugin("xdist"):
+            config.pluginmanager.register(XdistController(settings), "localcode-xdist")
+
+
+def agent_config(name: str, overrides: dict[str, Any] | None = None) -> Any:
+    """The agent config for ``--model``; unknown or malformed → one-line usage error."""
+    from agent import ConfigError, list_configs, load_config
+
+    try:
+        return load_config(name, overrides=overrides or {})
+    except ConfigError as exc:
+        available = ", ".join(["oracle", "nop", *list_configs()])
+        if "not found" in str(exc) or "unknown" in str(exc).lower():
+            raise pytest.UsageError(f"--model {name}: no such agent config (available: {available})") from None
+        raise pytest.UsageError(str(exc)) from None
+
+
+class ServerPlugin:
+    """Controller side: starts the model server before workers spawn, stops it once at the end."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.owner: Any = None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        settings = self.settings
+        if settings.server_url or settings.model in PSEUDO_MODELS:
+            return
+        config = session.config
+        if config.option.collectonly or config.getoption("setupplan", False):
+            return
+        from pytest_localcode.server.owner import ServerOwner, build_server
+
+        cfg = agent_config(settings.model)
+        slots = int(getattr(config.option, "numprocesses", 0) or 1)
+        alias = cfg.model or cfg.name
+        try:
+            server = build_server(cfg.server_config or {}, cfg.name, slots=slots, alias=alias,
+                                  log_path=settings.run_dir / "server.log")
+            self.owner = ServerOwner(server, settings.run_dir)
+            settings.server_url = self.owner.start()
+        except LocalcodeError as exc:
+            if self.owner is not None:
+                self.owner.stop()
+            raise pytest.UsageError(str(exc)) from None
+        settings.server_info = self.owner.describe()
+
+    def pytest_sessionfinish(self) -> None:
+        if self.owner is not None:
+            self.owner.stop()
+
+    def pytest_unconfigure(self) -> None:
+        self.pytest_sessionfinish()
 
 
 class XdistController:
@@ -112,11 +168,19 @@ def localcode_sandboxes(localcode_settings: Settings) -> Iterator[SandboxFactory
 
 
 @pytest.fixture(scope="session")
-def localcode_solver(localcode_settings: Settings) -> Solver:
-    solver = pseudo_solver(localcode_settings.model)
-    if solver is None:
-        pytest.exit(f"--model {localcode_settings.model}: agent models are not wired in yet", returncode=4)
-    return solver
+def localcode_solver(localcode_settings: Settings, localcode_sandboxes: SandboxFactory) -> Solver:
+    settings = localcode_settings
+    solver = pseudo_solver(settings.model)
+    if solver is not None:
+        return solver
+    from agent import AgentLimits
+    from pytest_localcode.agent_solver import AgentSolver
+
+    if not settings.server_url:
+        pytest.exit("no model server: it failed to start (see above) or --server-url is missing", returncode=4)
+    cfg = agent_config(settings.model)
+    limits = AgentLimits(max_turns=settings.max_turns, max_seconds=settings.agent_timeout, max_total_tokens=settings.max_tokens)
+    return AgentSolver(cfg, settings.server_url, localcode_sandboxes, worker_id(), limits, model_name=cfg.model)
 
 
 @pytest.fixture
@@ -139,12 +203,32 @@ def localcode_result(
         item.user_properties.append(("resumed", True))
     else:
         grader = Grader(localcode_sandboxes, worker=worker_id(), timeout=settings.test_timeout)
-        result = run_exercise(ex, item.conf, localcode_solver, grader, item_dir, tries=settings.tries, model=settings.model)
+        result = run_with_recovery(item, settings, localcode_solver, grader, item_dir)
     item.stash[RESULT_KEY] = result
     item.user_properties.extend(properties(result))
     if result.error:
         raise LocalcodeError(result.error)
     return result
+
+
+def run_with_recovery(item: Any, settings: Settings, solver: Solver, grader: Grader, item_dir: Path) -> ExerciseResult:
+    """Run the exercise; if the model server died mid-try, wait for its one restart and redo it."""
+    from pytest_localcode.agent_solver import ServerLost, server_healthy
+    from pytest_localcode.server.owner import server_failed, wait_after_loss
+
+    def once() -> ExerciseResult:
+        return run_exercise(item.exercise, item.conf, solver, grader, item_dir, tries=settings.tries, model=settings.model)
+
+    for chance in (1, 2):
+        try:
+            return once()
+        except ServerLost as exc:
+            url = settings.server_url or ""
+            if chance == 2 or not wait_after_loss(settings.run_dir, lambda: server_healthy(url), 300):
+                reason = server_failed(settings.run_dir) or str(exc)
+                pytest.exit(f"stopping the run: {reason}. Finished exercises are saved in {settings.run_dir}; "
+                            f"run the same command with --run-dir {settings.run_dir} to resume", returncode=3)
+    raise AssertionError("unreachable")
 
 
 def properties(result: ExerciseResult) -> list[tuple[str, Any]]:

@@ -31,6 +31,7 @@ class Settings:
     max_tokens: int | None
     test_timeout: float | None = None
     resumed_from: str | None = None
+    server_info: dict[str, Any] | None = None  # the owned server's command, version, model file
 
     def to_workerinput(self) -> dict[str, Any]:
         data = asdict(self)

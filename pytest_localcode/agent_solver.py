@@ -1,0 +1,102 @@
+"""The localcode agent as a solver: one try = one ``Agent.run`` in the exercise's workspace.
+
+The agent's ``shell`` tool runs in a sandbox opened on the workspace (never on the host), test
+and build files are read-only to its file tools, and reference material is refused outright.
+Try 2 continues try 1's session (saved per exercise, not globally).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+from agent import Agent, AgentConfig, AgentLimits, HttpChatClient
+from pytest_localcode.sandbox.base import SandboxFactory
+from pytest_localcode.solvers import Attempt, TryContext
+
+# Reference material a solver must not see; the workspace never contains it, and asking for it
+# by these names is refused and counted (see the report's "refused access" column).
+DENY = (".meta/**", ".docs/**", ".approaches/**", ".articles/**", "**/example*", "**/proof.ci.js", "**/.meta/**")
+
+
+class ServerLost(Exception):
+    """The model server stopped answering during a try (the item is retried once it is back)."""
+
+
+def server_healthy(base_url: str, timeout: float = 5.0) -> bool:
+    try:
+        return httpx.get(base_url.rstrip("/") + "/health", timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def wait_for_server(base_url: str, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server_healthy(base_url):
+            return True
+        time.sleep(1.0)
+    return False
+
+
+class AgentSolver:
+    deterministic = False
+
+    def __init__(self, cfg: AgentConfig, base_url: str, sandboxes: SandboxFactory, worker: str, limits: AgentLimits,
+                 model_name: str | None = None):
+        self.cfg = cfg
+        self.name = cfg.name
+        self.base_url = base_url
+        self.sandboxes = sandboxes
+        self.worker = worker
+        self.limits = limits
+        self.model_name = model_name
+        self.client = HttpChatClient(base_url)
+        self._context_window: int | None = None
+
+    def context_window(self) -> int | None:
+        """The server's per-slot context (``/props``), else the config's declared window."""
+        if self._context_window is None:
+            props: dict[str, Any] = {}
+            try:
+                props = self.client.server_props() or {}
+            except Exception:  # noqa: BLE001 - a server without /props is fine
+                props = {}
+            n_ctx = (props.get("default_generation_settings") or {}).get("n_ctx")
+            declared = (self.cfg.server_config or {}).get("context_window")
+            self._context_window = int(n_ctx or declared or 0) or None
+        return self._context_window
+
+    def attempt(self, ctx: TryContext) -> Attempt:
+        runner = self.sandboxes.open(ctx.workspace, name=ctx.exercise.slug, worker=self.worker)
+        try:
+            agent = Agent(
+                self.cfg,
+                client=self.client,
+                workspace=ctx.workspace,
+                runner=runner,
+                read_only=ctx.read_only,
+                deny=DENY,
+                log_dir=ctx.item_dir / "logs",
+                session_file=ctx.item_dir / "session.json",
+                limits=self.limits,
+                context_window=self.context_window(),
+                model_name=self.model_name,
+            )
+            result = agent.run(ctx.prompt, continue_session=ctx.number > 1)
+        finally:
+            runner.close()
+        error = None
+        if result.stop_reason == "error":
+            if not server_healthy(self.base_url):
+                raise ServerLost(f"model server at {self.base_url} stopped answering: {result.error}")
+            error = f"{ctx.exercise.name} try {ctx.number}: {result.error}"
+        return Attempt(
+            stop_reason=result.stop_reason,
+            metrics=result.metrics,
+            refused_paths=list(result.refused_paths),
+            transcript=list(result.messages),
+            error=error,
+        )

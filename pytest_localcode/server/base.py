@@ -1,0 +1,156 @@
+"""A model server process owned by the run: started once, health-checked, stopped by PID.
+
+:class:`ManagedServer` holds what llama.cpp and MLX servers share (free port, log file, health
+polling with a deadline, start-up failure with the log's last lines, SIGTERM→SIGKILL of exactly
+the process we started — never ``pkill`` by name). Subclasses only build the command line.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+
+from pytest_localcode.errors import LocalcodeError
+
+
+class ServerError(LocalcodeError):
+    """The model server could not be started or died (message is one line, with the fix)."""
+
+
+class ModelServer(Protocol):
+    url: str  # base URL, e.g. http://127.0.0.1:41234
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def alive(self) -> bool: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+    """Linux: the server gets SIGTERM if pytest is killed (even with kill -9), so none is orphaned."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_taken(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex((host, port)) == 0
+
+
+def log_tail(path: Path, lines: int = 5) -> str:
+    try:
+        with open(path, errors="replace") as fh:
+            tail = deque((line.rstrip() for line in fh if line.strip()), maxlen=lines)
+    except OSError:
+        return ""
+    return " | ".join(tail)
+
+
+@dataclass
+class ManagedServer:
+    """Common process management; ``command()`` comes from the subclass."""
+
+    binary: str
+    log_path: Path
+    host: str = "127.0.0.1"
+    port: int = 0
+    health_path: str = "/health"
+    start_timeout: float = 300.0
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    started_at: float = field(default=0.0, init=False)
+    restarts: int = field(default=0, init=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        if self.port == 0:
+            self.port = free_port(self.host)
+        elif port_taken(self.port, self.host):
+            raise ServerError(f"port {self.port} is already taken: stop what listens there or leave the port to localcode")
+        cmd = self.command()
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            log.write(f"\n$ {' '.join(cmd)}\n".encode())
+            try:
+                self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                                start_new_session=True, preexec_fn=_die_with_parent)
+            except OSError as exc:
+                raise ServerError(f"cannot run {cmd[0]}: {exc.strerror}") from None
+        self.started_at = time.monotonic()
+        self._wait_healthy()
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            code = self.process.poll()
+            if code is not None:
+                raise ServerError(
+                    f"{Path(self.binary).name} exited with code {code} during start-up; last log lines: "
+                    f"{log_tail(self.log_path) or '(empty)'} (full log: {self.log_path})"
+                )
+            try:
+                if httpx.get(self.url + self.health_path, timeout=2.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise ServerError(f"server not healthy after {self.start_timeout:.0f}s; see {self.log_path}")
+
+    def alive(self) -> bool:
+        if self.process is None or self.process.poll() is not None:
+            return False
+        try:
+            return httpx.get(self.url + self.health_path, timeout=5.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def restart(self) -> None:
+        self.stop()
+        self.restarts += 1
+        self.start()
+
+    def stop(self) -> None:
+        proc, self.process = self.process, None
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+    def describe(self) -> dict[str, Any]:
+        return {"url": self.url, "command": self.command(), "log": str(self.log_path), "pid": self.process.pid if self.process else None}

