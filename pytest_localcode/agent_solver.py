@@ -45,7 +45,7 @@ class AgentSolver:
     deterministic = False
 
     def __init__(self, cfg: AgentConfig, base_url: str, sandboxes: SandboxFactory, worker: str, limits: AgentLimits,
-                 model_name: str | None = None):
+                 model_name: str | None = None, owned_server: bool = True):
         self.cfg = cfg
         self.name = cfg.name
         self.base_url = base_url
@@ -53,6 +53,7 @@ class AgentSolver:
         self.worker = worker
         self.limits = limits
         self.model_name = model_name
+        self.owned_server = owned_server  # only a server we started is health-checked and restarted
         self.client = HttpChatClient(base_url)
         self._context_window: int | None = None
 
@@ -90,7 +91,7 @@ class AgentSolver:
             runner.close()
         error = None
         if result.stop_reason == "error":
-            if not server_healthy(self.base_url):
+            if self.owned_server and not server_healthy(self.base_url):
                 raise ServerLost(f"model server at {self.base_url} stopped answering: {result.error}")
             error = f"{ctx.exercise.name} try {ctx.number}: {result.error}"
         return Attempt(

@@ -43,6 +43,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="where tests and the shell tool run: docker, local (bubblewrap) or auto (default)")
     group.addoption("--server-url", dest="localcode_server_url", metavar="URL",
                     help="use a running OpenAI-compatible server instead of starting one")
+    group.addoption("--server-port", dest="localcode_server_port", type=int, default=0, metavar="PORT",
+                    help="port for the server localcode starts (default: a free one)")
     group.addoption("--agent-timeout", dest="localcode_agent_timeout", type=float, default=900.0, metavar="SEC",
                     help="wall-clock limit for the agent per try (default 900)")
     group.addoption("--max-turns", dest="localcode_max_turns", type=int, default=None, metavar="N",
@@ -53,6 +55,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="seconds per test run, for every language (default: per language, exercises_conf)")
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-html reads --html (we default it into the run dir)
 def pytest_configure(config: pytest.Config) -> None:
     for language in LANGUAGES:
         config.addinivalue_line("markers", f"{language}: exercises of the {language} track")
@@ -69,6 +72,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.args_source != pytest.Config.ArgsSource.ARGS:
         config.args = [str(settings.dataset)]
     if workerinput is None:
+        from pytest_localcode.report.plugin import ReportPlugin, default_html
+
+        default_html(config, settings)
+        config.pluginmanager.register(ReportPlugin(settings, config), "localcode-report")
         config.pluginmanager.register(ServerPlugin(settings), "localcode-server")
         if config.pluginmanager.hasplugin("xdist"):
             config.pluginmanager.register(XdistController(settings), "localcode-xdist")
@@ -109,7 +116,7 @@ class ServerPlugin:
         alias = cfg.model or cfg.name
         try:
             server = build_server(cfg.server_config or {}, cfg.name, slots=slots, alias=alias,
-                                  log_path=settings.run_dir / "server.log")
+                                  log_path=settings.run_dir / "server.log", port=config.getoption("localcode_server_port"))
             self.owner = ServerOwner(server, settings.run_dir)
             settings.server_url = self.owner.start()
         except LocalcodeError as exc:
@@ -180,7 +187,8 @@ def localcode_solver(localcode_settings: Settings, localcode_sandboxes: SandboxF
         pytest.exit("no model server: it failed to start (see above) or --server-url is missing", returncode=4)
     cfg = agent_config(settings.model)
     limits = AgentLimits(max_turns=settings.max_turns, max_seconds=settings.agent_timeout, max_total_tokens=settings.max_tokens)
-    return AgentSolver(cfg, settings.server_url, localcode_sandboxes, worker_id(), limits, model_name=cfg.model)
+    return AgentSolver(cfg, settings.server_url, localcode_sandboxes, worker_id(), limits, model_name=cfg.model,
+                       owned_server=not settings.external_server)
 
 
 @pytest.fixture
@@ -231,8 +239,25 @@ def run_with_recovery(item: Any, settings: Settings, solver: Solver, grader: Gra
     raise AssertionError("unreachable")
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Attach the exercise's details (transcript, test output, diff) to one report, for pytest-html."""
+    report = yield
+    result = item.stash.get(RESULT_KEY, None)
+    if result is not None and (report.when == "call" or (report.when == "setup" and report.failed)):
+        from pytest_html import extras
+
+        from pytest_localcode.report.html import details_html
+
+        report.extras = [*getattr(report, "extras", []), extras.html(details_html(result))]
+    return report
+
+
 def properties(result: ExerciseResult) -> list[tuple[str, Any]]:
     """Plain scalars only: junitxml and xdist carry them without custom serialisation."""
+    from pytest_localcode.report.summary import exercise_row
+
+    row = exercise_row(result)
     last = result.tries[-1].tests if result.tries else {}
     props: list[tuple[str, Any]] = [
         ("language", result.language),
@@ -247,7 +272,19 @@ def properties(result: ExerciseResult) -> list[tuple[str, Any]]:
         ("test_seconds", round(sum(t.test_seconds for t in result.tries), 3)),
         ("agent_seconds", round(sum(t.agent_seconds for t in result.tries), 3)),
         ("timeouts", sum(1 for t in result.tries if t.tests.get("timed_out"))),
+        ("prompt_tokens", row["prompt_tokens"]),
+        ("completion_tokens", row["completion_tokens"]),
+        ("prefill_tps", row["prefill_tps"]),
+        ("decode_tps", row["decode_tps"]),
+        ("turns", row["turns"]),
+        ("model_responses", row["model_responses"]),
+        ("tool_call_responses", row["tool_call_responses"]),
+        ("tool_calls", row["tool_calls_total"]),
+        ("tool_errors", row["tool_errors_total"]),
+        ("refused_access", len(result.refused_paths)),
     ]
+    if result.refused_paths:
+        props.append(("refused_paths", "; ".join(result.refused_paths[:20])))
     for record in result.tries:
         props.append((f"try{record.number}_outcome", record.outcome))
     return props

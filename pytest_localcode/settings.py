@@ -32,6 +32,7 @@ class Settings:
     test_timeout: float | None = None
     resumed_from: str | None = None
     server_info: dict[str, Any] | None = None  # the owned server's command, version, model file
+    external_server: bool = False  # --server-url: not ours to restart
 
     def to_workerinput(self) -> dict[str, Any]:
         data = asdict(self)
@@ -42,6 +43,15 @@ class Settings:
     @classmethod
     def from_workerinput(cls, data: dict[str, Any]) -> Settings:
         return cls(**{**data, "dataset": Path(data["dataset"]), "run_dir": Path(data["run_dir"])})
+
+
+def base_url(url: str) -> str:
+    """``http://h:p`` from a base URL given with or without ``/v1`` or ``/v1/chat/completions``."""
+    url = url.strip().rstrip("/")
+    for suffix in ("/chat/completions", "/v1"):
+        if url.endswith(suffix):
+            url = url[: -len(suffix)]
+    return url.rstrip("/")
 
 
 def safe_name(text: str) -> str:
@@ -67,6 +77,11 @@ def resolve(config: pytest.Config) -> Settings:
     sandbox = opt("localcode_sandbox")
     if sandbox not in SANDBOX_KINDS:
         raise pytest.UsageError(f"--sandbox must be one of {', '.join(SANDBOX_KINDS)} (got {sandbox!r})")
+    if sandbox == "auto":
+        # Resolved once here so every xdist worker uses the same kind (and reports name it).
+        from pytest_localcode.sandbox.select import docker_available
+
+        sandbox = "docker" if docker_available() else "local"
     # Not config.rootpath: pytest picks the rootdir before plugins register their options, so a
     # separated "--exercises ../dir" value can move it; the invocation directory is what users expect.
     runs = Path(config.invocation_params.dir) / "runs"
@@ -98,7 +113,8 @@ def resolve(config: pytest.Config) -> Settings:
         run_dir=run_dir,
         tries=tries,
         sandbox=sandbox,
-        server_url=opt("localcode_server_url"),
+        server_url=base_url(opt("localcode_server_url")) if opt("localcode_server_url") else None,
+        external_server=bool(opt("localcode_server_url")),
         agent_timeout=timeout,
         max_turns=opt("localcode_max_turns"),
         max_tokens=opt("localcode_max_tokens"),

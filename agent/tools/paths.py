@@ -94,6 +94,10 @@ class Workspace:
 
     # -- resolution ----------------------------------------------------------------------------
 
+    def contains(self, raw: str) -> bool:
+        """Whether ``raw`` names a path inside the workspace (lexically; symlinks not followed)."""
+        return self._lexical(raw) is not None
+
     def _lexical(self, raw: str) -> str | None:
         """The workspace-relative form of ``raw``, or None when it points outside."""
         s = raw.strip().strip("`\"'").strip()

@@ -30,6 +30,23 @@ _DESTRUCTIVE = [
     (re.compile(r"\bchmod\s+(?:-R\s+)?[0-7]{3,4}\s+/(?:\s|$)"), "changes permissions of the root"),
 ]
 SNAPSHOT_LIMIT = 5000
+# Places a shell command may name without probing for anything: the system and the sandbox's own.
+_SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc", "/proc", "/dev", "/tmp", "/opt/localcode/tools", "/sys")
+_PATH_TOKEN = re.compile(r"""(?:^|[\s=:'"<>|;&(])((?:~|/|\.\./)[^\s'"<>|;&()]*)""")
+
+
+def probed_paths(command: str, inside: Any) -> list[str]:
+    """Paths outside the workspace that ``command`` names (the sandbox hides them; we count them).
+
+    ``inside(raw) -> bool`` tells whether a path stays in the workspace (aliases included).
+    """
+    found = []
+    for token in _PATH_TOKEN.findall(command):
+        if token.startswith(_SYSTEM) and ".." not in token:
+            continue
+        if not inside(token):
+            found.append(token)
+    return found
 
 
 def refusal(command: str) -> str | None:
@@ -60,6 +77,7 @@ def shell(call: Call, args: dict[str, Any]) -> str:
     why = refusal(command)
     if why:
         raise ToolError("shell_refused", f"command refused: it {why}")
+    call.refused.extend(probed_paths(command, ctx.workspace.contains))
     cwd = None
     if args.get("workdir") not in (None, "", "."):
         target = ctx.workspace.resolve(call, args["workdir"], must_exist=True)

@@ -55,8 +55,12 @@ class Sandbox(Protocol):
 class SandboxFactory(Protocol):
     kind: str
 
-    def open(self, directory: Path, *, name: str, worker: str = "main") -> Sandbox:
-        """A sandbox over ``directory``, mounted as ``<work root>/<name>``."""
+    def open(self, directory: Path, *, name: str, worker: str = "main", scratch: Path | None = None) -> Sandbox:
+        """A sandbox over ``directory``, mounted as ``<work root>/<name>``.
+
+        ``scratch`` (for the agent's shell): a private build cache instead of the shared one, so
+        nothing another exercise built is visible; tests use the shared cache (scratch=None).
+        """
         ...
 
     def close(self) -> None: ...

@@ -78,8 +78,9 @@ class LocalSandboxFactory:
         limits = f"cgroup v{self.cgroups.version}" if self.cgroups else "rlimits"
         return f"local ({isolation}, {limits}, {self.limits.memory_mb} MB, {self.limits.pids} pids)"
 
-    def open(self, directory: Path, *, name: str, worker: str = "main") -> LocalSandbox:
-        return LocalSandbox(self, Path(directory).resolve(), name, worker)
+    def open(self, directory: Path, *, name: str, worker: str = "main", scratch: Path | None = None) -> LocalSandbox:
+        """``scratch``: a private cache directory (for the agent's shell) instead of the shared one."""
+        return LocalSandbox(self, Path(directory).resolve(), name, worker, scratch)
 
     def close(self) -> None:
         pass
@@ -88,11 +89,15 @@ class LocalSandboxFactory:
 class LocalSandbox:
     kind = "local"
 
-    def __init__(self, factory: LocalSandboxFactory, directory: Path, name: str, worker: str):
+    def __init__(self, factory: LocalSandboxFactory, directory: Path, name: str, worker: str, scratch: Path | None = None):
         self.factory = factory
         self.directory = directory
         self.name = name
         self.worker = worker
+        self.scratch = scratch.resolve() if scratch else None
+        if self.scratch:
+            self.scratch.mkdir(parents=True, exist_ok=True)
+        self.cache = self.scratch or factory.cache
         self.workdir = f"{SANDBOX_WORK}/{name}" if factory.bwrap else str(directory)
 
     # -- environment -----------------------------------------------------------------------
@@ -111,7 +116,7 @@ class LocalSandbox:
             if "RUSTUP_HOME" in os.environ:
                 env["RUSTUP_HOME"] = os.environ["RUSTUP_HOME"]
         env["LOCALCODE_TOOLS"] = SANDBOX_TOOLS if bwrap else str(self.factory.tools)
-        env["LOCALCODE_CACHE"] = SANDBOX_CACHE if bwrap else str(self.factory.cache)
+        env["LOCALCODE_CACHE"] = SANDBOX_CACHE if bwrap else str(self.cache)
         env["LOCALCODE_WORKDIR"] = self.workdir
         return env
 
@@ -133,7 +138,11 @@ class LocalSandbox:
         argv += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
         if self.factory.tools.is_dir():
             argv += ["--ro-bind", str(self.factory.tools), SANDBOX_TOOLS]
-        argv += ["--bind", str(self.factory.cache), SANDBOX_CACHE]
+        argv += ["--bind", str(self.cache), SANDBOX_CACHE]
+        if self.scratch:
+            for part in settings.get("shared_readonly_cache", []):
+                if (self.factory.cache / part).is_dir():
+                    argv += ["--ro-bind", str(self.factory.cache / part), f"{SANDBOX_CACHE}/{part}"]
         argv += ["--bind", str(self.directory), self.workdir, "--chdir", inner_cwd]
         return argv
 

@@ -1,0 +1,140 @@
+"""pytest-html pieces: columns that sort numerically, per-exercise details, and the run summary.
+
+pytest-html sorts a column by comparing the cells' inner HTML as strings, so every numeric cell
+starts with a hidden, zero-padded sort key. Details (transcript, final test output, solution
+diff) are inline ``<details>`` blocks — not ``data:`` links, which browsers refuse to open — so
+the self-contained report stays one shareable file.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+from pytest_localcode.results import ExerciseResult
+
+COLUMNS = (
+    ("language", "Language", False),
+    ("outcome", "Outcome", False),
+    ("tokens", "Tokens", True),
+    ("tps", "Decode tok/s", True),
+    ("toolcalls", "Tool calls", True),
+    ("refused", "Refused", True),
+    ("time", "Time (s)", True),
+)
+MESSAGE_CHARS = 3000
+TRANSCRIPT_CHARS = 150_000
+OUTCOME_COLOURS = {"pass@1": "#2e7d32", "pass@2": "#66bb6a", "fail": "#c62828", "error": "#ef6c00"}
+
+
+def sort_key(value: float) -> str:
+    return f'<span hidden class="sortkey">{int(round(value * 1000)):015d}</span>'
+
+
+def header_cells() -> list[str]:
+    return [f'<th class="sortable" data-column-type="{key}">{title}</th>' for key, title, _ in COLUMNS]
+
+
+def row_cells(props: dict[str, Any]) -> list[str]:
+    tokens = int(props.get("prompt_tokens", 0)) + int(props.get("completion_tokens", 0))
+    values: dict[str, tuple[float | None, str]] = {
+        "language": (None, html.escape(str(props.get("language", "")))),
+        "outcome": (None, html.escape(str(props.get("status", "")))),
+        "tokens": (tokens, f"{tokens:,}"),
+        "tps": (float(props.get("decode_tps", 0.0)), f"{float(props.get('decode_tps', 0.0)):.1f}"),
+        "toolcalls": (int(props.get("tool_calls", 0)), str(int(props.get("tool_calls", 0)))),
+        "refused": (int(props.get("refused_access", 0)), str(int(props.get("refused_access", 0)))),
+        "time": (float(props.get("wall_seconds", 0.0)), f"{float(props.get('wall_seconds', 0.0)):.1f}"),
+    }
+    cells = []
+    for key, _, numeric in COLUMNS:
+        number, shown = values[key]
+        prefix = sort_key(number) if numeric and number is not None else ""
+        cells.append(f'<td class="col-{key}">{prefix}{shown}</td>')
+    return cells
+
+
+def _pre(text: str) -> str:
+    return f'<pre style="white-space:pre-wrap;max-height:40em;overflow:auto">{html.escape(text)}</pre>'
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + f"\n…[{len(text) - limit} characters cut]"
+
+
+def transcript_html(messages: list[dict[str, Any]]) -> str:
+    parts = []
+    used = 0
+    for i, msg in enumerate(messages):
+        role = str(msg.get("role", "?"))
+        body = _clip(str(msg.get("content") or ""), MESSAGE_CHARS)
+        if msg.get("reasoning_content"):
+            body = f"[thinking] {_clip(str(msg['reasoning_content']), MESSAGE_CHARS)}\n\n{body}"
+        for call in msg.get("tool_calls") or []:
+            fn = call.get("function", {})
+            body += f"\n→ {fn.get('name')}({_clip(str(fn.get('arguments', '')), MESSAGE_CHARS)})"
+        used += len(body)
+        if used > TRANSCRIPT_CHARS:
+            parts.append(f"<p>… {len(messages) - i} more messages cut (see logs/ in the run directory)</p>")
+            break
+        parts.append(f'<div class="lc-msg lc-{html.escape(role)}"><b>{html.escape(role)}</b>{_pre(body)}</div>')
+    return "".join(parts)
+
+
+def details_html(result: ExerciseResult) -> str:
+    """The expandable details of one exercise (inline HTML, escaped)."""
+    tries = "".join(
+        f"<li>try {t.number}: {html.escape(t.outcome)} — {html.escape(str(t.tests.get('reason', t.error or '')))}"
+        f" (agent {t.agent_seconds:.1f}s, tests {t.test_seconds:.1f}s, stop: {html.escape(t.stop_reason or '-')})</li>"
+        for t in result.tries
+    )
+    blocks = [f'<div class="lc-details"><ul>{tries}</ul>']
+    if result.error:
+        blocks.append(f"<p><b>Error:</b> {html.escape(result.error)}</p>")
+    if result.refused_paths:
+        shown = ", ".join(html.escape(p) for p in result.refused_paths[:50])
+        blocks.append(f"<p><b>Refused access attempts ({len(result.refused_paths)}):</b> {shown}</p>")
+    blocks.append(f'<details class="lc-transcript"><summary>Transcript ({len(result.transcript)} messages)</summary>'
+                  f"{transcript_html(result.transcript)}</details>")
+    blocks.append(f'<details class="lc-tests"><summary>Final test output</summary>{_pre(result.final_test_output or "(no test run)")}</details>')
+    blocks.append(f'<details class="lc-diff"><summary>Solution diff</summary>{_pre(result.solution_diff or "(no changes)")}</details>')
+    blocks.append("</div>")
+    return "".join(blocks)
+
+
+def chart_svg(summary: dict[str, Any]) -> str:
+    """Per-language pass@1 / pass@2 bars, as inline SVG (no plotting dependency)."""
+    languages = list(summary["languages"].items()) + [("total", summary["total"])]
+    bar_w, gap, height, top = 26, 22, 160, 20
+    width = len(languages) * (2 * bar_w + gap) + 40
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 60}" role="img" '
+           f'aria-label="pass rate per language">']
+    out.append(f'<line x1="30" y1="{top + height}" x2="{width}" y2="{top + height}" stroke="#888"/>')
+    for pct in (0, 50, 100):
+        y = top + height - height * pct / 100
+        out.append(f'<text x="0" y="{y + 4:.0f}" font-size="10">{pct}%</text>')
+    for i, (name, g) in enumerate(languages):
+        x = 35 + i * (2 * bar_w + gap)
+        for j, (key, colour) in enumerate((("pass_rate_1", "#1565c0"), ("pass_rate_2", "#90caf9"))):
+            h = height * g[key] / 100
+            out.append(f'<rect x="{x + j * bar_w}" y="{top + height - h:.1f}" width="{bar_w - 2}" height="{h:.1f}" '
+                       f'fill="{colour}"><title>{html.escape(name)} {key.replace("pass_rate_", "pass@")}: {g[key]}%</title></rect>')
+            out.append(f'<text x="{x + j * bar_w}" y="{top + height - h - 3:.1f}" font-size="9">{g[key]:.0f}</text>')
+        out.append(f'<text x="{x}" y="{top + height + 14}" font-size="11">{html.escape(name)}</text>')
+    legend_y = top + height + 34
+    out.append(f'<rect x="35" y="{legend_y - 9}" width="10" height="10" fill="#1565c0"/><text x="50" y="{legend_y}" font-size="11">pass@1</text>')
+    out.append(f'<rect x="110" y="{legend_y - 9}" width="10" height="10" fill="#90caf9"/><text x="125" y="{legend_y}" font-size="11">pass@2 (solved by try 2)</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def summary_html(summary: dict[str, Any], provenance: dict[str, Any], text: str) -> list[str]:
+    prov = json.dumps(provenance, indent=1, default=str)
+    return [
+        '<div class="lc-summary"><h2>localcode</h2>',
+        chart_svg(summary),
+        f"<details open><summary>Results table</summary>{_pre(text)}</details>",
+        f"<details><summary>Provenance (model file, server command, agent config, machine)</summary>{_pre(prov)}</details>",
+        "</div>",
+    ]

@@ -1,0 +1,93 @@
+"""Where a run's numbers came from: enough to reproduce it or to see why two runs differ.
+
+Model file (path, size, sha256), server build and full command line, the resolved agent config
+and its sampling settings, the project's git commit, the dataset's commit, and the machine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest_localcode
+from pytest_localcode.paths import PROJECT_DIR
+
+SAMPLING_KEYS = ("temperature", "top_p", "top_k", "min_p", "presence_penalty", "frequency_penalty",
+                 "repeat_penalty", "seed", "max_tokens", "stop", "tool_choice")
+
+
+def git_commit(path: Path) -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "-C", str(path), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    if out.returncode != 0:
+        return ""
+    return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def machine() -> dict[str, Any]:
+    info: dict[str, Any] = {"platform": platform.platform(), "python": sys.version.split()[0], "cpus": os.cpu_count()}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                info["ram_gib"] = round(int(line.split()[1]) / 1024 / 1024, 1)
+                break
+    except OSError:
+        info["cpu"] = platform.processor()
+    if shutil.which("nvidia-smi"):
+        try:
+            out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total", "--format=csv,noheader"],
+                                 capture_output=True, text=True, timeout=20)
+            info["gpu"] = [g.strip() for g in out.stdout.splitlines() if g.strip()]
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+    if sys.platform == "darwin":
+        info["gpu"] = ["Apple Silicon (Metal)"] if platform.machine() == "arm64" else []
+    return info
+
+
+def agent_section(model: str) -> dict[str, Any]:
+    """The resolved agent config (every key), and its sampling settings on their own."""
+    if model in ("oracle", "nop"):
+        return {"config": None, "sampling": {}}
+    from agent import load_config
+
+    cfg = load_config(model)
+    resolved = dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else dict(vars(cfg))
+    sampling = {k: resolved.get(k) for k in SAMPLING_KEYS if resolved.get(k) is not None}
+    return {"config": resolved, "sampling": sampling}
+
+
+def collect(settings: Any, sandbox: str, args: list[str]) -> dict[str, Any]:
+    agent = agent_section(settings.model)
+    server = settings.server_info or ({"url": settings.server_url, "kind": "external"} if settings.server_url else None)
+    return {
+        "model": settings.model,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "localcode_version": pytest_localcode.__version__,
+        "git_commit": git_commit(PROJECT_DIR),
+        "dataset": str(settings.dataset),
+        "dataset_commit": git_commit(settings.dataset),
+        "tries": settings.tries,
+        "sandbox": sandbox,
+        "run_dir": str(settings.run_dir),
+        "command": args,
+        "server": server,
+        "agent_config": agent["config"],
+        "sampling": agent["sampling"],
+        "machine": machine(),
+    }
