@@ -87,6 +87,14 @@ def clean_output(text: str, workdir: str, slug: str, limit: int = PROMPT_OUTPUT_
     return text
 
 
+def test_run(outcome: str, reason: str, defined: int, counts: TestCounts | None, workdir: str, output: str,
+             duration: float, **flags: Any) -> TestRun:
+    counts = counts or TestCounts()
+    return TestRun(outcome=outcome, defined=defined, executed=counts.executed, passed=counts.passed,
+                   failed=counts.failed, skipped=counts.skipped, failed_names=counts.failed_names, duration=duration,
+                   reason=reason, output=output, workdir=workdir, **flags)
+
+
 def solution_unchanged(ex: Exercise, workspace: Path) -> bool:
     def same(rel: str) -> bool:
         mine = workspace / rel
@@ -138,23 +146,8 @@ class Grader:
         result = sandbox.exec(script, timeout=self.timeout or conf.test_timeout)
         counts = PARSERS[conf.parser](grade_dir / conf.parser_args.get("path", ""), result.output)
         outcome, reason = classify(counts, defined, result.exit_code, result.timed_out, result.oom_killed)
-        counts = counts or TestCounts()
-        return TestRun(
-            outcome=outcome,
-            defined=defined,
-            executed=counts.executed,
-            passed=counts.passed,
-            failed=counts.failed,
-            skipped=counts.skipped,
-            failed_names=counts.failed_names,
-            exit_code=result.exit_code,
-            duration=result.duration,
-            timed_out=result.timed_out,
-            oom_killed=result.oom_killed,
-            reason=reason,
-            output=result.output,
-            workdir=sandbox.workdir,
-        )
+        return test_run(outcome, reason, defined, counts, sandbox.workdir, result.output, result.duration,
+                        exit_code=result.exit_code, timed_out=result.timed_out, oom_killed=result.oom_killed)
 
     def _grade_mutants(
         self, ex: Exercise, conf: LanguageConf, sandbox: Sandbox, grade_dir: Path, tests: tuple[str, ...], defined: int
@@ -171,24 +164,9 @@ class Grader:
             result = sandbox.exec(script, timeout=self.timeout or conf.test_timeout, env={override.mutants.env: impl})
             timed_out |= result.timed_out
             verdict = "pass" if result.exit_code == 0 else "fail"
-            counts.executed += 1
             label = f"{override.mutants.env}={impl}: suite should {expected}, it did {verdict}"
             outputs.append(f"== {label}\n{result.output}")
-            if verdict == expected:
-                counts.passed += 1
-            else:
-                counts.add_failure(label)
+            counts.record(label, "passed" if verdict == expected else "failed")
         outcome, reason = classify(counts, defined, 0, timed_out, False)
-        return TestRun(
-            outcome=outcome,
-            defined=defined,
-            executed=counts.executed,
-            passed=counts.passed,
-            failed=counts.failed,
-            failed_names=counts.failed_names,
-            duration=time.monotonic() - started,
-            timed_out=timed_out,
-            reason=reason,
-            output="\n".join(outputs),
-            workdir=sandbox.workdir,
-        )
+        return test_run(outcome, reason, defined, counts, sandbox.workdir, "\n".join(outputs),
+                        time.monotonic() - started, timed_out=timed_out)

@@ -30,6 +30,17 @@ class TestCounts:
         if len(self.failed_names) < MAX_NAMES:
             self.failed_names.append(name)
 
+    def record(self, name: str, status: str) -> None:
+        """One test case: status is "passed", "failed" or "skipped"."""
+        if status == "skipped":
+            self.skipped += 1
+            return
+        self.executed += 1
+        if status == "passed":
+            self.passed += 1
+        else:
+            self.add_failure(name)
+
 
 def _read(path: Path) -> str | None:
     try:
@@ -50,14 +61,8 @@ def junit_xml(path: Path, output: str) -> TestCounts | None:
     counts = TestCounts()
     for case in root.iter("testcase"):
         name = f"{case.get('classname', '')}.{case.get('name', '')}".strip(".")
-        if case.find("skipped") is not None:
-            counts.skipped += 1
-            continue
-        counts.executed += 1
-        if case.find("failure") is not None or case.find("error") is not None:
-            counts.add_failure(name)
-        else:
-            counts.passed += 1
+        failed = case.find("failure") is not None or case.find("error") is not None
+        counts.record(name, "skipped" if case.find("skipped") is not None else "failed" if failed else "passed")
     # pytest reports a collection error (e.g. ImportError of the solution) as an <error> with
     # no testcase for the tests it could not collect: those tests did not run.
     return counts
@@ -75,14 +80,8 @@ def jest_json(path: Path, output: str) -> TestCounts | None:
     for suite in data.get("testResults", []):
         for case in suite.get("assertionResults", []):
             status = case.get("status")
-            if status in ("pending", "skipped", "todo", "disabled"):
-                counts.skipped += 1
-                continue
-            counts.executed += 1
-            if status == "passed":
-                counts.passed += 1
-            else:
-                counts.add_failure(case.get("fullName") or case.get("title", "?"))
+            kind = "skipped" if status in ("pending", "skipped", "todo", "disabled") else "passed" if status == "passed" else "failed"
+            counts.record(case.get("fullName") or case.get("title", "?"), kind)
     return counts
 
 
@@ -105,14 +104,7 @@ def go_json(path: Path, output: str) -> TestCounts | None:
         action = event.get("Action")
         if not test or "/" in test or action not in ("pass", "fail", "skip"):
             continue
-        if action == "skip":
-            counts.skipped += 1
-            continue
-        counts.executed += 1
-        if action == "pass":
-            counts.passed += 1
-        else:
-            counts.add_failure(test)
+        counts.record(test, {"skip": "skipped", "pass": "passed"}.get(action, "failed"))
     return counts if seen else None
 
 
@@ -126,14 +118,7 @@ def libtest(path: Path, output: str) -> TestCounts | None:
     matched = False
     for name, status in LIBTEST_LINE.findall(text):
         matched = True
-        if status == "ignored":
-            counts.skipped += 1
-            continue
-        counts.executed += 1
-        if status == "ok":
-            counts.passed += 1
-        else:
-            counts.add_failure(name)
+        counts.record(name, {"ignored": "skipped", "ok": "passed"}.get(status, "failed"))
     if not matched and "test result:" not in text:
         return None
     return counts
@@ -153,20 +138,13 @@ def catch_xml(path: Path, output: str) -> TestCounts | None:
             return None
         counts = TestCounts()
         for name, ok in cases:
-            counts.executed += 1
-            if ok == "true":
-                counts.passed += 1
-            else:
-                counts.add_failure(name)
+            counts.record(name, "passed" if ok == "true" else "failed")
         return counts
     counts = TestCounts()
     for case in root.iter("TestCase"):
         result = case.find("OverallResult")
-        counts.executed += 1
-        if result is not None and result.get("success") == "true":
-            counts.passed += 1
-        else:
-            counts.add_failure(case.get("name", "?"))
+        ok = result is not None and result.get("success") == "true"
+        counts.record(case.get("name", "?"), "passed" if ok else "failed")
     return counts
 
 
