@@ -80,6 +80,7 @@ def clean_output(text: str, workdir: str, slug: str, limit: int = PROMPT_OUTPUT_
     """Test output as shown to the model: no sandbox paths, no timings, bounded length."""
     text = text.replace(workdir + "/", "").replace(workdir, slug)
     text = re.sub(r"\b(in|took) \d+(\.\d+)?m?s\b", r"\1 <time>", text)
+    text = re.sub(r"(after |Time:\s+)\d+(\.\d+)? ?m?s\b(, estimated \d+ ?m?s\b)?", r"\1<time>", text)  # JUnit, jest
     text = re.sub(r"\x1b\[[0-9;]*m", "", text)
     if len(text) > limit:
         head = limit // 3

@@ -1,13 +1,17 @@
 """What one exercise produced, as plain data: saved atomically, read back for resume and reports.
 
 The per-exercise file is ``<run>/<lang>/<exercise>/.aider.results.json``: Aider's field names and
-types (so Aider's ``--stats`` arithmetic works on it) plus ours under ``localcode``.
+types (so Aider's ``--stats`` arithmetic works on it) plus ours under ``localcode``. Aider's
+``duration`` brackets only the model's work (``coder.run``), tests excluded, so ours is the agent's
+time; the wall clock is ``localcode.wall_seconds``.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import subprocess
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,6 +20,23 @@ from typing import Any
 RESULTS_FILE = ".aider.results.json"
 SCHEMA = 1
 STATUSES = ("pass@1", "pass@2", "fail", "error")
+
+
+@functools.lru_cache(maxsize=1)
+def project_commit() -> str:
+    """This checkout's commit (Aider's ``commit_hash``: the harness version that produced a result)."""
+    from pytest_localcode.paths import PROJECT_DIR
+
+    try:
+        head = subprocess.run(["git", "-C", str(PROJECT_DIR), "rev-parse", "--short=7", "HEAD"],
+                              capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "-C", str(PROJECT_DIR), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    if head.returncode != 0:
+        return ""
+    return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
 @dataclass
@@ -50,6 +71,7 @@ class ExerciseResult:
     solution_diff: str = ""
     transcript: list[dict[str, Any]] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict)
+    commit: str = field(default_factory=project_commit)  # the harness version that produced it
 
     # -- verdicts ---------------------------------------------------------------------------
     @property
@@ -89,10 +111,14 @@ class ExerciseResult:
     def totals(self, key: str) -> float:
         return sum(float(t.agent.get(key, 0) or 0) for t in self.tries)
 
+    @property
+    def agent_seconds(self) -> float:
+        return round(sum(t.agent_seconds for t in self.tries), 3)
+
     # -- files ------------------------------------------------------------------------------
-    def to_json(self) -> dict[str, Any]:
-        """Aider's ``.aider.results.json`` fields, then ours under ``localcode``."""
-        outcomes = [t.passed for t in self.tries]
+    def aider_fields(self) -> dict[str, Any]:
+        """The fields Aider's ``benchmark.py`` writes and its ``--stats`` reads, with its types."""
+        outcomes = [t.passed for t in self.tries] or [False]  # older Aider reads tests_outcomes[-1]
         data: dict[str, Any] = {
             "testdir": self.name,
             "testcase": self.exercise,
@@ -100,9 +126,9 @@ class ExerciseResult:
             "edit_format": "tool-calls",
             "tests_outcomes": outcomes,
             "cost": 0.0,
-            "duration": round(self.wall_seconds, 3),
+            "duration": self.agent_seconds,
             "test_timeouts": sum(1 for t in self.tries if t.tests.get("timed_out")),
-            "commit_hash": self.provenance.get("git_commit", ""),
+            "commit_hash": self.commit,
             "num_error_outputs": int(self.totals("tool_errors_total")),
             "num_user_asks": 0,
             "num_exhausted_context_windows": int(self.totals("context_overflows")),
@@ -118,6 +144,11 @@ class ExerciseResult:
         }
         if self.error:
             data["exception"] = self.error
+        return data
+
+    def to_json(self) -> dict[str, Any]:
+        """Aider's ``.aider.results.json`` fields, then ours under ``localcode``."""
+        data = self.aider_fields()
         data["localcode"] = {
             "schema": SCHEMA,
             "language": self.language,
@@ -154,14 +185,26 @@ class ExerciseResult:
             solution_diff=own.get("solution_diff", ""),
             transcript=own.get("transcript", []),
             provenance=own.get("provenance", {}),
+            commit=str(data.get("commit_hash") or ""),
         )
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+UMASK = _umask()
+
+
 def write_atomic(path: Path, data: dict[str, Any]) -> None:
-    """temp file + rename: a kill -9 leaves either the old file or the new one, never half."""
+    """temp file + rename: a kill -9 leaves either the old file or the new one, never half.
+    The file gets the usual permissions (mkstemp's are 0600): run directories get shared."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~UMASK)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(data, fh, indent=1, default=str)
             fh.flush()

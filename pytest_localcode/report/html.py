@@ -14,18 +14,19 @@ from typing import Any
 
 from pytest_localcode.results import ExerciseResult
 
-COLUMNS = (
-    ("language", "Language", False),
-    ("outcome", "Outcome", False),
-    ("tokens", "Tokens", True),
-    ("tps", "Decode tok/s", True),
-    ("toolcalls", "Tool calls", True),
-    ("refused", "Refused", True),
-    ("time", "Time (s)", True),
+COLUMNS = (  # (sort key, title, title tooltip)
+    ("language", "Language", ""),
+    ("outcome", "Outcome", "pass@1 / pass@2: solved on try 1 / 2"),
+    ("tokens", "Tokens", "prompt + completion tokens, all tries"),
+    ("tps", "Decode tok/s", "completion tokens / decode time, all tries"),
+    ("toolcalls", "Tool calls", ""),
+    ("refused", "Refused", "access attempts the sandbox refused"),
+    ("time", "Time (s)", "wall clock: agent and tests, all tries"),
 )
 MESSAGE_CHARS = 3000
 TRANSCRIPT_CHARS = 150_000
-OUTCOME_COLOURS = {"pass@1": "#2e7d32", "pass@2": "#66bb6a", "fail": "#c62828", "error": "#ef6c00"}
+OUTCOME_COLOURS = {"pass@1": "#2e7d32", "pass@2": "#558b2f", "fail": "#c62828", "error": "#ef6c00"}
+OUTCOME_ORDER = {"pass@1": 0, "pass@2": 1, "fail": 2, "error": 3}
 
 
 def sort_key(value: float) -> str:
@@ -33,14 +34,16 @@ def sort_key(value: float) -> str:
 
 
 def header_cells() -> list[str]:
-    return [f'<th class="sortable" data-column-type="{key}">{title}</th>' for key, title, _ in COLUMNS]
+    return [f'<th class="sortable" data-column-type="{key}" title="{tip}">{title}</th>' for key, title, tip in COLUMNS]
 
 
 def row_cells(props: dict[str, Any]) -> list[str]:
     tokens = int(props.get("prompt_tokens", 0)) + int(props.get("completion_tokens", 0))
+    status = str(props.get("status", ""))
+    colour = OUTCOME_COLOURS.get(status, "inherit")
     values: dict[str, tuple[float | None, str]] = {
         "language": (None, html.escape(str(props.get("language", "")))),
-        "outcome": (None, html.escape(str(props.get("status", "")))),
+        "outcome": (OUTCOME_ORDER.get(status, 9), html.escape(status)),
         "tokens": (tokens, f"{tokens:,}"),
         "tps": (float(props.get("decode_tps", 0.0)), f"{float(props.get('decode_tps', 0.0)):.1f}"),
         "toolcalls": (int(props.get("tool_calls", 0)), str(int(props.get("tool_calls", 0)))),
@@ -48,10 +51,12 @@ def row_cells(props: dict[str, Any]) -> list[str]:
         "time": (float(props.get("wall_seconds", 0.0)), f"{float(props.get('wall_seconds', 0.0)):.1f}"),
     }
     cells = []
-    for key, _, numeric in COLUMNS:
+    for key, _, _ in COLUMNS:
         number, shown = values[key]
-        prefix = sort_key(number) if numeric and number is not None else ""
-        cells.append(f'<td class="col-{key}">{prefix}{shown}</td>')
+        prefix = sort_key(number) if number is not None else ""
+        # Style on the cell itself: pytest-html expands a row only when the click lands on a <td>.
+        style = f' style="color:{colour};font-weight:bold"' if key == "outcome" else ""
+        cells.append(f'<td class="col-{key}"{style}>{prefix}{shown}</td>')
     return cells
 
 

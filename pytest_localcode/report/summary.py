@@ -2,7 +2,8 @@
 
 One function computes every figure the terminal table, ``benchmark_results.txt``,
 ``summary.json`` and the HTML summary show, so they cannot disagree. Rates are ratios of sums
-(Σ tokens / Σ milliseconds), never means of per-request rates.
+(Σ tokens / Σ milliseconds), never means of per-request rates. ``aider`` holds the same run as
+Aider's ``--stats`` would report it (leaderboard fields).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from pytest_localcode.report.aider import aider_stats
 from pytest_localcode.results import ExerciseResult
 
 SUM_KEYS = (
@@ -107,11 +109,13 @@ def group(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def summarize(results: list[ExerciseResult]) -> dict[str, Any]:
-    """``{"total": …, "languages": {lang: …}, "exercises": {lang/ex: …}}``."""
-    rows = [exercise_row(r) for r in sorted(results, key=lambda r: (r.language, r.exercise))]
+    """``{"total": …, "languages": {lang: …}, "exercises": {lang/ex: …}, "aider": …}``."""
+    ordered = sorted(results, key=lambda r: (r.language, r.exercise))
+    rows = [exercise_row(r) for r in ordered]
     languages = sorted({r["language"] for r in rows})
     return {
         "total": group(rows),
         "languages": {lang: group([r for r in rows if r["language"] == lang]) for lang in languages},
         "exercises": {f"{r['language']}/{r['exercise']}": r for r in rows},
+        "aider": aider_stats([r.aider_fields() for r in ordered], max_tries=max((r.max_tries for r in ordered), default=0)),
     }

@@ -63,6 +63,11 @@ def render(summary: dict[str, Any], provenance: dict[str, Any]) -> str:
                  f"Pass@2: {total['pass_2']}/{total['exercises']} ({total['pass_rate_2']:.1f}%)   "
                  f"Avg time per exercise: {total['seconds_per_exercise']:.1f}s "
                  f"(agent {total['agent_seconds']:.0f}s, tests {total['test_seconds']:.0f}s in total)")
+    aider = summary.get("aider") or {}
+    if aider.get("test_cases"):
+        rates = "   ".join(f"pass_rate_{i} {aider[f'pass_rate_{i}']:.1f}" for i in range(1, 10) if f"pass_rate_{i}" in aider)
+        lines.append(f"Aider --stats: {rates}   percent_cases_well_formed {aider['percent_cases_well_formed']:.1f}   "
+                     f"seconds_per_case {aider['seconds_per_case']:.1f} (model time)")
     if total["model_responses"]:
         lines.append(
             f"Tokens: prompt {int(total['prompt_tokens']):,} (avg {total['avg_prompt_tokens']:,}/exercise), "
@@ -99,5 +104,5 @@ def render(summary: dict[str, Any], provenance: dict[str, Any]) -> str:
     if errors:
         lines.append("")
         lines.append("Errors:")
-        lines += [f"  {name}: {error}" for name, error in errors[:30]]
+        lines += [f"  {error}" if error.startswith(name + ":") else f"  {name}: {error}" for name, error in errors[:30]]
     return "\n".join(lines) + "\n"
