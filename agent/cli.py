@@ -185,8 +185,13 @@ def repl(agent: Agent, printer: Printer, resume: bool, session_file: Path) -> in
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["compare"]:  # `localcode compare RUN_A RUN_B`: the harness's run comparison
+        from pytest_localcode.compare import main as compare_main
+
+        return compare_main(argv[1:])
     try:
-        opts, overrides = parse_args(sys.argv[1:] if argv is None else argv)
+        opts, overrides = parse_args(argv)
         if opts.get("help"):
             print(__doc__)
             return 0

@@ -191,12 +191,30 @@ def localcode_solver(localcode_settings: Settings, localcode_sandboxes: SandboxF
                        owned_server=not settings.external_server)
 
 
+@pytest.fixture(scope="session")
+def localcode_provenance(localcode_settings: Settings) -> dict[str, Any]:
+    """What each exercise's result file records about how it was produced (the run's full
+    provenance is in summary.json)."""
+    from pytest_localcode.paths import PROJECT_DIR
+    from pytest_localcode.report.provenance import git_commit
+
+    settings = localcode_settings
+    info: dict[str, Any] = {"model": settings.model, "git_commit": git_commit(PROJECT_DIR), "sandbox": settings.sandbox,
+                            "server_url": settings.server_url, "tries": settings.tries}
+    if settings.model not in PSEUDO_MODELS:
+        cfg = agent_config(settings.model)
+        info["agent_config"] = cfg.name
+        info["reasoning_effort"] = cfg.reasoning_effort
+    return info
+
+
 @pytest.fixture
 def localcode_result(
     request: pytest.FixtureRequest,
     localcode_settings: Settings,
     localcode_sandboxes: SandboxFactory,
     localcode_solver: Solver,
+    localcode_provenance: dict[str, Any],
 ) -> ExerciseResult:
     """Runs the exercise (agent tries + grading) in setup; resumes a finished one from disk."""
     item = request.node
@@ -211,7 +229,7 @@ def localcode_result(
         item.user_properties.append(("resumed", True))
     else:
         grader = Grader(localcode_sandboxes, worker=worker_id(), timeout=settings.test_timeout)
-        result = run_with_recovery(item, settings, localcode_solver, grader, item_dir)
+        result = run_with_recovery(item, settings, localcode_solver, grader, item_dir, localcode_provenance)
     item.stash[RESULT_KEY] = result
     item.user_properties.extend(properties(result))
     if result.error:
@@ -219,13 +237,15 @@ def localcode_result(
     return result
 
 
-def run_with_recovery(item: Any, settings: Settings, solver: Solver, grader: Grader, item_dir: Path) -> ExerciseResult:
+def run_with_recovery(item: Any, settings: Settings, solver: Solver, grader: Grader, item_dir: Path,
+                      provenance: dict[str, Any]) -> ExerciseResult:
     """Run the exercise; if the model server died mid-try, wait for its one restart and redo it."""
     from pytest_localcode.agent_solver import ServerLost, server_healthy
     from pytest_localcode.server.owner import server_failed, wait_after_loss
 
     def once() -> ExerciseResult:
-        return run_exercise(item.exercise, item.conf, solver, grader, item_dir, tries=settings.tries, model=settings.model)
+        return run_exercise(item.exercise, item.conf, solver, grader, item_dir, tries=settings.tries, model=settings.model,
+                            provenance=provenance)
 
     for chance in (1, 2):
         try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import subprocess
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,17 +25,9 @@ STATUSES = ("pass@1", "pass@2", "fail", "error")
 def project_commit() -> str:
     """This checkout's commit (Aider's ``commit_hash``: the harness version that produced a result)."""
     from pytest_localcode.paths import PROJECT_DIR
+    from pytest_localcode.report.provenance import git_commit
 
-    try:
-        head = subprocess.run(["git", "-C", str(PROJECT_DIR), "rev-parse", "--short=7", "HEAD"],
-                              capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "-C", str(PROJECT_DIR), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    if head.returncode != 0:
-        return ""
-    return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    return git_commit(PROJECT_DIR, short=True)
 
 
 @dataclass

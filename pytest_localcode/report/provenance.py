@@ -23,9 +23,11 @@ SAMPLING_KEYS = ("temperature", "top_p", "top_k", "min_p", "presence_penalty", "
                  "repeat_penalty", "seed", "max_tokens", "stop", "tool_choice")
 
 
-def git_commit(path: Path) -> str:
+def git_commit(path: Path, short: bool = False) -> str:
+    """HEAD of the checkout at ``path`` (``-dirty`` when tracked files changed), or "" outside git."""
     try:
-        out = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        args = ["rev-parse", "--short=7", "HEAD"] if short else ["rev-parse", "HEAD"]
+        out = subprocess.run(["git", "-C", str(path), *args], capture_output=True, text=True, timeout=10)
         dirty = subprocess.run(["git", "-C", str(path), "status", "--porcelain", "--untracked-files=no"],
                                capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
