@@ -8,12 +8,15 @@ Try 2 continues try 1's session (saved per exercise, not globally).
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from agent import Agent, AgentConfig, AgentLimits, HttpChatClient
-from pytest_localcode.sandbox.base import SandboxFactory
+from pytest_localcode.grading import language_exports
+from pytest_localcode.sandbox.base import ExecResult, Sandbox, SandboxFactory
 from pytest_localcode.solvers import Attempt, TryContext
 
 # Reference material a solver must not see; the workspace never contains it, and asking for it
@@ -39,6 +42,26 @@ def wait_for_server(base_url: str, seconds: float) -> bool:
             return True
         time.sleep(1.0)
     return False
+
+
+class LanguageShell:
+    """The agent's ``shell``: the item's sandbox with the language's environment exported first,
+    so ``cargo test`` or ``go test`` typed by the model behaves as in grading (offline, cached)."""
+
+    def __init__(self, sandbox: Sandbox, prefix: str):
+        self.sandbox = sandbox
+        self.kind = sandbox.kind
+        self.workdir = sandbox.workdir
+        self.prefix = prefix
+
+    def exec(self, command: str | Sequence[str], *, timeout: float, env: Mapping[str, str] | None = None,
+             cwd: str | None = None) -> ExecResult:
+        if isinstance(command, str):
+            command = self.prefix + command
+        return self.sandbox.exec(command, timeout=timeout, env=env, cwd=cwd)
+
+    def close(self) -> None:
+        self.sandbox.close()
 
 
 class AgentSolver:
@@ -70,8 +93,16 @@ class AgentSolver:
             self._context_window = int(n_ctx or declared or 0) or None
         return self._context_window
 
+    def open_shell(self, ctx: TryContext) -> LanguageShell:
+        """A sandbox on the workspace with a private build cache (``shell-cache`` in the item's run
+        directory): nothing another exercise built, nor the grader's cache, is visible to the agent."""
+        scratch: Path = ctx.item_dir / "shell-cache"
+        sandbox = self.sandboxes.open(ctx.workspace, name=ctx.exercise.slug, worker=self.worker, scratch=scratch)
+        values = {"slug": ctx.exercise.slug, "workdir": sandbox.workdir, "worker": self.worker, "test_files": ""}
+        return LanguageShell(sandbox, language_exports(ctx.conf, values))
+
     def attempt(self, ctx: TryContext) -> Attempt:
-        runner = self.sandboxes.open(ctx.workspace, name=ctx.exercise.slug, worker=self.worker)
+        runner = self.open_shell(ctx)
         try:
             agent = Agent(
                 self.cfg,

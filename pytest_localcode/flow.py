@@ -7,6 +7,8 @@ interrupted run loses at most the exercise in flight.
 from __future__ import annotations
 
 import difflib
+import os
+import shutil
 import time
 from pathlib import Path
 
@@ -45,6 +47,19 @@ def _record(number: int, test: TestRun, attempt_metrics: dict, stop: str, agent_
         agent_seconds=round(agent_s, 3),
         test_seconds=round(test.duration, 3),
     )
+
+
+SHELL_CACHE = "shell-cache"  # the agent shell's private build cache (see AgentSolver.open_shell)
+
+
+def discard(tree: Path) -> None:
+    """Remove a build cache (hundreds of MB for Rust) once its exercise ends; Go and Cargo leave
+    read-only directories behind, so permissions are opened before deleting."""
+    if not tree.is_dir():
+        return
+    for root, _dirs, _files in os.walk(tree):
+        os.chmod(root, 0o700)
+    shutil.rmtree(tree, ignore_errors=True)
 
 
 def run_exercise(
@@ -101,5 +116,6 @@ def run_exercise(
             result.final_test_output = clean_output(last.output, last.workdir, ex.slug, REPORT_OUTPUT_CHARS)
         result.solution_diff = solution_diff(ex, conf, workspace)
         save(result, item_dir)
+        discard(item_dir / SHELL_CACHE)
     return result
 

@@ -109,6 +109,13 @@ def fill(template: str, values: dict[str, str]) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), template)
 
 
+def language_exports(conf: LanguageConf, values: dict[str, str]) -> str:
+    """``export K="v" ...; `` for the language's env: its ``$LOCALCODE_*`` expand in the sandbox's shell,
+    so the same text works in every sandbox (the tests and the agent's ``shell`` tool share it)."""
+    exports = " ".join(f'{k}="{fill(v, values)}"' for k, v in conf.env.items())
+    return f"export {exports}; " if exports else ""
+
+
 class Grader:
     """Grades one exercise; owns nothing but the per-language data and a sandbox factory."""
 
@@ -134,11 +141,9 @@ class Grader:
             sandbox.close()
 
     def _script(self, ex: Exercise, conf: LanguageConf, sandbox: Sandbox, tests: tuple[str, ...]) -> str:
-        """The test command, preceded by the language's environment (its $LOCALCODE_* expand in the shell)."""
+        """The test command, preceded by the language's environment."""
         values = {"slug": ex.slug, "workdir": sandbox.workdir, "worker": self.worker, "test_files": " ".join(tests)}
-        exports = " ".join(f'{k}="{fill(v, values)}"' for k, v in conf.env.items())
-        script = fill(conf.test_script, values)
-        return f"export {exports}; {script}" if exports else script
+        return language_exports(conf, values) + fill(conf.test_script, values)
 
     def _run_once(
         self, ex: Exercise, conf: LanguageConf, sandbox: Sandbox, grade_dir: Path, tests: tuple[str, ...], defined: int

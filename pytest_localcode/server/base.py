@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -81,6 +82,11 @@ class ManagedServer:
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
     started_at: float = field(default=0.0, init=False)
     restarts: int = field(default=0, init=False)
+    # Guards "spawn + record the process" against a concurrent final stop(): the supervisor
+    # thread may be restarting the server at the very moment Ctrl-C stops it, and a process
+    # spawned after stop() would outlive the run.
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+    _closed: bool = field(default=False, init=False)
 
     @property
     def url(self) -> str:
@@ -96,8 +102,11 @@ class ManagedServer:
             raise ServerError(f"port {self.port} is already taken: stop what listens there or leave the port to localcode")
         cmd = self.command()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log:
+        with open(self.log_path, "ab") as log, self._lock:
+            if self._closed:
+                raise ServerError("the model server was stopped while it was being (re)started")
             log.write(f"\n$ {' '.join(cmd)}\n".encode())
+            log.flush()
             try:
                 self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                                 start_new_session=True, preexec_fn=_die_with_parent)
@@ -109,8 +118,10 @@ class ManagedServer:
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
-            assert self.process is not None
-            code = self.process.poll()
+            proc = self.process
+            if proc is None:  # stop() ran meanwhile (Ctrl-C during start-up or during a restart)
+                raise ServerError("the model server was stopped while it was starting")
+            code = proc.poll()
             if code is not None:
                 raise ServerError(
                     f"{Path(self.binary).name} exited with code {code} during start-up; last log lines: "
@@ -134,23 +145,41 @@ class ManagedServer:
             return False
 
     def restart(self) -> None:
-        self.stop()
+        """Kill what is left of the old process and start a new one on the same port."""
+        with self._lock:
+            proc, self.process = self.process, None
+        terminate(proc)
         self.restarts += 1
         self.start()
 
     def stop(self) -> None:
-        proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        """Final stop: kills the process and refuses any later (re)start."""
+        with self._lock:
+            self._closed = True
+            proc, self.process = self.process, None
+        terminate(proc)
 
     def describe(self) -> dict[str, Any]:
         return {"url": self.url, "command": self.command(), "log": str(self.log_path), "pid": self.process.pid if self.process else None}
+
+
+def terminate(proc: subprocess.Popen[bytes] | None, grace: float = 10.0) -> None:
+    """SIGTERM the process group we created (the server and whatever it forked), SIGKILL after ``grace``.
+
+    Only this group: the server was started with ``start_new_session``, so its PID is the group id.
+    """
+    if proc is None or proc.poll() is not None:
+        return  # already reaped: its PID (and group id) may belong to someone else by now
+    _kill_group(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _kill_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass

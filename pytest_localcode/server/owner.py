@@ -54,22 +54,23 @@ class ServerOwner:
         return self.server.url
 
     def _supervise(self) -> None:
+        """Poll the process; on a death restart it once (same port: workers keep their URL)."""
         while not self._stopping.wait(1.0):
             proc = self.server.process
             if proc is None or proc.poll() is None:
                 continue
-            if self._stopping.is_set():
-                return
             if self.server.restarts >= self.max_restarts:
                 self._give_up(f"model server died again (exit {proc.returncode}); see {self.server.log_path}")
                 return
             try:
-                self.server.restart()  # same port: workers keep their URL
+                self.server.restart()
             except ServerError as exc:
-                self._give_up(f"model server died and could not be restarted: {exc}")
+                self._give_up(f"model server died (exit {proc.returncode}) and could not be restarted: {exc}")
                 return
 
     def _give_up(self, reason: str) -> None:
+        if self._stopping.is_set():
+            return  # the run is ending anyway: not a failure to report
         self.failed = True
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / FAILED_MARKER).write_text(reason + "\n")
