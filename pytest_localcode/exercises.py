@@ -109,9 +109,14 @@ def load_exercise(path: Path, language: str) -> Exercise:
 
 
 def resolve_dataset(option: str | None, project_dir: Path) -> Path:
-    """--exercises, else $LOCALCODE_EXERCISES, else ``polyglot-benchmark/`` beside the project."""
+    """--exercises, else $LOCALCODE_EXERCISES, else ``polyglot-benchmark/`` beside the project (or in a
+    ``shared/`` folder beside it, where a team keeps one checkout for several project copies)."""
     raw = option or os.environ.get(DATASET_ENV)
-    root = Path(raw).expanduser() if raw else project_dir.parent / "polyglot-benchmark"
+    if raw:
+        root = Path(raw).expanduser()
+    else:
+        candidates = [project_dir.parent / "polyglot-benchmark", project_dir.parent / "shared" / "polyglot-benchmark"]
+        root = next((c for c in candidates if c.is_dir()), candidates[0])
     root = root.resolve()
     if not root.is_dir():
         raise DatasetError(f"exercises directory {root} does not exist: {DATASET_HINT}")

@@ -7,11 +7,12 @@ from pytest_localcode.sandbox.base import Limits, SandboxFactory
 
 
 def docker_available() -> bool:
+    """An engine answers *and* holds the current image: otherwise ``auto`` means local, not an error."""
     try:
-        from pytest_localcode.sandbox.docker import engine_answers
+        from pytest_localcode.sandbox.docker import image_ready
     except ImportError:
         return False
-    return engine_answers()
+    return image_ready()
 
 
 def open_factory(kind: str, limits: Limits | None = None) -> SandboxFactory:
