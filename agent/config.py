@@ -61,10 +61,15 @@ class AgentConfig:
     tool_aliases: dict[str, str] = field(default_factory=dict)  # {canonical: display name}
     tool_choice: str | None = None  # "auto" | "required" | "none": only strings reach llama.cpp
     max_batch_tool_calls: int | None = None
+    # "section" | "tag" | "json": send a GBNF grammar forcing one call in that syntax instead of
+    # ``tools`` (see agent/grammar.py); grammar_max_string bounds its string arguments (chars)
+    call_grammar: str | None = None
+    grammar_max_string: int | None = None
     max_output_chars: int | None = None
     shell_timeout: float | None = None
     read_style: str | None = None
     compact_schemas: bool | None = None
+    minimal_schemas: bool | None = None  # each tool's essential parameters only, all required
     workspace_aliases: list[str] | None = None
     send_tool_categories: bool = False  # accepted for old configs; never sent
     # loop control
@@ -142,6 +147,9 @@ KINDS: dict[str, Kind] = {
     "shell_timeout": "float?",
     "read_style": "str?",
     "compact_schemas": "bool?",
+    "minimal_schemas": "bool?",
+    "call_grammar": "str?",
+    "grammar_max_string": "int?",
     "workspace_aliases": "list?",
     "send_tool_categories": "bool",
     "max_turns": "int",
@@ -164,6 +172,7 @@ _CHOICES = {
     "tool_choice": ("auto", "required", "none"),
     "thinking_visibility": ("show", "hidden"),
     "tool_name_style": ("canonical", "alias"),
+    "call_grammar": ("section", "tag", "json"),
 }
 _MINIMUM = {
     "max_turns": 1,
@@ -173,6 +182,7 @@ _MINIMUM = {
     "history_max_messages": 0,
     "max_batch_tool_calls": 1,
     "noop_guard_turns": 1,
+    "grammar_max_string": 16,
 }
 _warned: set[tuple[str, str]] = set()
 

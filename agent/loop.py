@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from agent.budget import ContextPlanner, Plan
-from agent.config import AgentConfig
+from agent.config import AgentConfig, ConfigError
+from agent.grammar import call_grammar
 from agent.history import size, window
 from agent.logs import RunLog, preview
 from agent.prompts import few_shot, name_map, system_prompt
@@ -88,8 +89,19 @@ class Agent(ResponseHandling):
         self.system = system_prompt(cfg, self.schemas, self.resolve, self.workspace)
         self.examples = few_shot(cfg, self.schemas, self.resolve)
         self._system_message = {"role": "system", "content": self.system}  # one object: its encoding is cached
-        fixed = size({"content": self.system}) + sum(size(m) for m in self.examples) + len(json.dumps(self.schemas))
+        self.grammar = self._grammar()
+        tools_chars = 0 if self.grammar else len(json.dumps(self.schemas))  # the template renders them
+        fixed = size({"content": self.system}) + sum(size(m) for m in self.examples) + tools_chars
         self.planner = ContextPlanner(cfg.max_tokens, fixed, context_window or self._server_context())
+
+    def _grammar(self) -> str | None:
+        """The GBNF forcing one call per reply (``call_grammar``), built once per agent."""
+        if not self.cfg.call_grammar:
+            return None
+        try:
+            return call_grammar(self.schemas, self.cfg.call_grammar, self.cfg.grammar_max_string)
+        except ValueError as exc:
+            raise ConfigError(f"{self.cfg.name}: key 'call_grammar': {exc}") from exc
 
     def _server_context(self) -> int | None:
         props_fn = getattr(self.client, "server_props", None)
@@ -193,6 +205,7 @@ class Agent(ResponseHandling):
             if recovered:
                 calls, content = recovered, rest
                 st.metrics.recovered_calls += len(recovered)
+                st.metrics.recovered_responses += 1
                 log.event("recovered_calls", turn=st.metrics.turns, names=[c.name for c in recovered])
         analysis_only = False
         if not calls and (harmony := split_harmony(content)):
@@ -265,5 +278,11 @@ class Agent(ResponseHandling):
     def _body(self, plan: Plan, force_tool: bool) -> dict[str, Any]:
         messages = [self._system_message, *self.examples, *plan.messages]
         return build_request(
-            self.cfg, messages, self.schemas, model=self.model, max_tokens=plan.max_tokens, force_tool=force_tool
+            self.cfg,
+            messages,
+            self.schemas,
+            model=self.model,
+            max_tokens=plan.max_tokens,
+            force_tool=force_tool,
+            grammar=self.grammar,
         )

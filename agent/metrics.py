@@ -44,6 +44,7 @@ class Metrics:
     format_retries: int = 0
     malformed_responses: int = 0
     recovered_calls: int = 0
+    recovered_responses: int = 0  # responses whose calls were parsed from the text (grammar mode: all)
     http_errors: int = 0
     refused_paths: int = 0
 

@@ -6,6 +6,8 @@ llama-server ignores; here they map to what llama.cpp and mlx_lm actually read:
 ``cache`` → ``cache_prompt``, ``think`` → ``chat_template_kwargs.enable_thinking``,
 ``think_level`` → ``reasoning_effort``, ``max_batch_tool_calls: 1`` → ``parallel_tool_calls: false``.
 ``tool_choice`` is always a string: llama.cpp treats the object form as ``auto``.
+With a ``grammar`` (``call_grammar``) the body carries no ``tools``: llama.cpp answers HTTP 400 to
+a custom grammar next to tools, and the grammar already forces a call.
 """
 
 from __future__ import annotations
@@ -43,7 +45,10 @@ def build_request(
     model: str,
     max_tokens: int,
     force_tool: bool = False,
+    grammar: str | None = None,
 ) -> dict[str, Any]:
+    if grammar:
+        tools = []
     body: dict[str, Any] = {"model": model, "messages": messages, "max_tokens": max_tokens, "stream": cfg.stream}
     if cfg.stream:
         body["stream_options"] = {"include_usage": True}
@@ -57,6 +62,8 @@ def build_request(
             body["tool_choice"] = cfg.tool_choice
         if cfg.max_batch_tool_calls == 1:
             body["parallel_tool_calls"] = False
+    if grammar:
+        body["grammar"] = grammar
     if isinstance(cfg.cache, bool):
         body["cache_prompt"] = cfg.cache
     if isinstance(cfg.think, bool):
@@ -81,4 +88,6 @@ def summary(body: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in body.items() if k not in ("messages", "tools")}
     out["n_messages"] = len(body.get("messages", []))
     out["n_tools"] = len(body.get("tools", []))
+    if "grammar" in out:
+        out["grammar"] = f"{len(out['grammar'])} chars"
     return out

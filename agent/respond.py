@@ -135,5 +135,5 @@ class ResponseHandling:
         st.transcript.extend(batch.tool_messages)
         st.retry_turns += 1
         log.event("forced_tool_call", name=name, arguments=args)
-        st.account(batch, log)
+        st.account(batch, log, from_model=False)
         return False

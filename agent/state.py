@@ -52,13 +52,18 @@ class RunState:
             self.final_text = final_text
         return True
 
-    def account(self, batch: Batch, log: RunLog) -> None:
-        """Count a batch's calls and results, and log each pair."""
+    def account(self, batch: Batch, log: RunLog, *, from_model: bool = True) -> None:
+        """Count a batch's calls and results, and log each pair.
+
+        ``from_model=False`` for the call the agent makes itself when retries are spent: its
+        tool call is counted and logged, but it is no model response, so it must not raise
+        ``tool_call_responses`` (the share of responses that were tool calls).
+        """
         turn = self.metrics.turns
         self.tool_calls_made += len(batch.outcomes)
-        if batch.executable:
+        if batch.executable and from_model:
             self.metrics.tool_call_responses += 1
-        if batch.malformed:
+        if batch.malformed and from_model:
             self.metrics.malformed_responses += 1
         for call, _args, outcome in batch.outcomes:
             self.metrics.add_tool(call.name.strip() or "?", outcome)

@@ -21,6 +21,7 @@ OPTION_KEYS = (
     "tool_name_style",
     "tool_aliases",
     "compact_schemas",
+    "minimal_schemas",
     "workspace_aliases",
 )
 

@@ -29,6 +29,7 @@ class ToolOptions:
     tool_name_style: str | None = None  # None | "alias": show each tool by its first alias
     tool_aliases: dict[str, str] = field(default_factory=dict)  # canonical -> display name
     compact_schemas: bool = False  # one-line descriptions, no parameter descriptions
+    minimal_schemas: bool = False  # only each tool's essential parameters, type only (tiny models)
     workspace_aliases: tuple[str, ...] = ()  # absolute prefixes that mean the workspace root
 
     def __post_init__(self) -> None:

@@ -46,7 +46,8 @@ class LocalToolBox:
         self._order = order  # canonical names, config order
         self._by_display = {ctx.display[c]: c for c in order}
         self._schemas = [
-            specs[c].schema(ctx.display[c], compact=ctx.options.compact_schemas) for c in order
+            specs[c].schema(ctx.display[c], compact=ctx.options.compact_schemas, minimal=ctx.options.minimal_schemas)
+            for c in order
         ]
 
     # -- ToolBox protocol -----------------------------------------------------------------------

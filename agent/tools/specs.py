@@ -30,6 +30,7 @@ class ToolSpec:
     parameters: dict[str, Any]
     arg_aliases: dict[str, str] = field(default_factory=dict)
     example: dict[str, Any] = field(default_factory=dict)
+    minimal: tuple[str, ...] = ()  # the parameters a small model needs (default: the required ones)
 
     @property
     def properties(self) -> dict[str, dict[str, Any]]:
@@ -39,17 +40,31 @@ class ToolSpec:
     def required(self) -> tuple[str, ...]:
         return tuple(self.parameters.get("required", ()))
 
-    def schema(self, display: str, *, compact: bool = False) -> dict[str, Any]:
-        """The OpenAI ``tools`` entry under ``display``; compact drops parameter descriptions."""
-        params = copy.deepcopy(self.parameters)
-        if compact:
-            for prop in params.get("properties", {}).values():
-                prop.pop("description", None)
+    def schema(self, display: str, *, compact: bool = False, minimal: bool = False) -> dict[str, Any]:
+        """The OpenAI ``tools`` entry under ``display``.
+
+        ``compact`` drops parameter descriptions and keeps the one-line summary. ``minimal``
+        (for 100M-parameter models) also drops every parameter but :attr:`minimal`, makes those
+        required and keeps only their type: each optional parameter shown is one more thing a
+        tiny model fills with junk (gemma-3-270m sent ``read`` with all six), and the tool list
+        is rendered into every prompt.
+        """
+        if minimal:
+            keep = self.minimal or self.required
+            props = {
+                p: {k: v for k, v in self.properties[p].items() if k in ("type", "enum")} for p in keep
+            }
+            params: dict[str, Any] = {"type": "object", "properties": props, "required": list(keep)}
+        else:
+            params = copy.deepcopy(self.parameters)
+            if compact:
+                for prop in params.get("properties", {}).values():
+                    prop.pop("description", None)
         return {
             "type": "function",
             "function": {
                 "name": display,
-                "description": self.summary if compact else self.description,
+                "description": self.summary if compact or minimal else self.description,
                 "parameters": params,
             },
         }
@@ -76,6 +91,10 @@ def _parse(path: Path) -> ToolSpec:
     for alias, target in arg_aliases.items():
         if target not in props:
             raise ValueError(f"{path.name}: argument alias {alias!r} points to unknown {target!r}")
+    minimal = data.get("minimal", [])
+    for prop in minimal:
+        if prop not in props:
+            raise ValueError(f"{path.name}: minimal parameter {prop!r} is not a property")
     return ToolSpec(
         name=name,
         aliases=tuple(data.get("aliases", [])),
@@ -85,6 +104,7 @@ def _parse(path: Path) -> ToolSpec:
         parameters=params,
         arg_aliases=dict(arg_aliases),
         example=data.get("example", {}),
+        minimal=tuple(minimal),
     )
 
 

@@ -80,13 +80,11 @@ def test_tiny_configs_match_what_the_harness_runs() -> None:
         assert sc["context_window"] == 8192 and "--jinja" in sc["extra_args"]
         assert cfg.chat_template_path() == CONFIG_DIR / "templates" / template and cfg.chat_template_path().is_file()
         assert cfg.temperature == 0 and cfg.max_tokens <= 256 and cfg.few_shot
-        assert cfg.tools == ["read", "write", "edit", "finish"]
-    examples = few_shot(
-        load_config("gemma3-270m"),
-        [],
-        name_map(["read", "write", "edit", "finish"], ["read", "write", "edit", "finish"], canonical_resolver()),
-    )
-    assert examples[1]["tool_calls"][0]["function"]["name"] == "write"
+        assert cfg.tools == ["read", "write", "finish"]
+        assert cfg.call_grammar == "section" and cfg.minimal_schemas and cfg.grammar_max_string
+    tools = ["read", "write", "finish"]
+    examples = few_shot(load_config("gemma3-270m"), [], name_map(tools, tools, canonical_resolver()))
+    assert [m["tool_calls"][0]["function"]["name"] for m in examples if m.get("tool_calls")] == tools
 
 
 def test_missing_file_and_unknown_name(tmp_path: Path) -> None:
