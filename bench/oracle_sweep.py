@@ -28,10 +28,14 @@ CACHES_KEPT_COLD = {"cargo-home"}  # prefetched crates are set-up, not a build c
 
 
 def wipe_caches() -> None:
-    cache = Path(os.environ.get("LOCALCODE_HOME", PROJECT / ".localcode")) / "cache"
+    """Empty the build caches of both sandboxes. The Docker one goes whole: the next run re-seeds
+    its prefetched crates from the image (its stamp goes with it)."""
+    home = Path(os.environ.get("LOCALCODE_HOME", PROJECT / ".localcode"))
+    cache = home / "cache"
     for child in cache.iterdir() if cache.is_dir() else []:
         if child.name not in CACHES_KEPT_COLD:
             shutil.rmtree(child, ignore_errors=True)
+    shutil.rmtree(home / "cache-docker", ignore_errors=True)
 
 
 def main() -> int:

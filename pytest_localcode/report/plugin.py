@@ -96,6 +96,8 @@ def default_html(config: pytest.Config, settings: Settings) -> None:
     """Put the report in the run directory, self-contained, unless the user chose otherwise."""
     if not hasattr(config.option, "htmlpath") or os.environ.get("LOCALCODE_NO_HTML"):
         return
+    if config.option.collectonly:  # nothing runs: no run directory, no empty report
+        return
     if not config.option.htmlpath:
         config.option.htmlpath = str(settings.run_dir / "report.html")
         config.option.self_contained_html = True

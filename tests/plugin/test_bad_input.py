@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.support.datasets import python_exercise
+from tests.support.listener import listener
 
 
 def run(pytester: pytest.Pytester, dataset: Path, *args: str) -> pytest.RunResult:
@@ -110,30 +109,13 @@ def test_twenty_gigabytes_is_killed(pytester: pytest.Pytester, tmp_path: Path) -
 
 
 def test_network_is_unreachable(pytester: pytest.Pytester, tmp_path: Path) -> None:
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    server.settimeout(0.2)
-    port = server.getsockname()[1]
-    accepted: list[object] = []
-
-    def accept() -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                accepted.append(server.accept())
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    python_exercise(
-        tmp_path,
-        "netcall",
-        example=f"import socket\n\ndef answer():\n    socket.create_connection(('127.0.0.1', {port}), timeout=3).close()\n    return 42\n",
-    )
-    result = run(pytester, tmp_path, "--test-timeout=30")
-    result.assert_outcomes(failed=1)
-    assert verdict(pytester, "netcall")["status"] == "fail"
-    assert accepted == []
-    server.close()
+    with listener() as (port, accepted):
+        python_exercise(
+            tmp_path,
+            "netcall",
+            example=f"import socket\n\ndef answer():\n    socket.create_connection(('127.0.0.1', {port}), timeout=3).close()\n    return 42\n",
+        )
+        result = run(pytester, tmp_path, "--test-timeout=30")
+        result.assert_outcomes(failed=1)
+        assert verdict(pytester, "netcall")["status"] == "fail"
+        assert accepted == []

@@ -15,6 +15,7 @@ def test_collects_all_225(pytester: pytest.Pytester, polyglot: Path) -> None:
     result = collect(pytester, polyglot)
     result.stdout.fnmatch_lines(["python::react", "rust::xorcism", "*225 tests collected*"])
     assert result.ret == 0
+    assert not (pytester.path / "runs").exists()  # nothing ran: no run directory, no empty report
 
 
 @pytest.mark.parametrize(

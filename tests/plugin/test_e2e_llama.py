@@ -74,6 +74,9 @@ def test_bench_selection_end_to_end(real_llama: str, polyglot: Path, tmp_path: P
     assert total["prompt_tokens"] > 0 and total["completion_tokens"] > 0
     assert total["prefill_tps"] > 0 and total["decode_tps"] > 0
     assert total["tests_defined"] > 0  # the exercises' own tests were found and run
+    # the config's call grammar is accepted by the real server and the replies parse as calls
+    assert total["http_errors"] == 0 and total["model_responses"] > 0
+    assert total["tool_call_responses"] >= 0.8 * total["model_responses"], total
     assert "Pass@1" in out and "Tokens: prompt" in out  # the printed summary
     log = (run_dir / "server.log").read_text()
     assert "--alias gemma3-270m" in log and "--chat-template-file" in log

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import socket
-import threading
+import ipaddress
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,31 +32,8 @@ def workspace(tmp_path: Path, name: str = "ws") -> Path:
 
 def bridge_gateway(engine: Any) -> str:
     """The host's address on Docker's default bridge: what a container with a network would reach."""
-    return engine.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
-
-
-@contextmanager
-def listener() -> Iterator[tuple[int, list[object]]]:
-    """A TCP server on every host interface: (its port, the connections it accepted so far)."""
-    server = socket.socket()
-    server.bind(("0.0.0.0", 0))
-    server.listen()
-    server.settimeout(0.2)
-    accepted: list[object] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                accepted.append(server.accept())
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield server.getsockname()[1], accepted
-    finally:
-        stop.set()
-        thread.join(timeout=2)
-        server.close()
+    config = engine.networks.get("bridge").attrs["IPAM"]["Config"][0]
+    if "Gateway" in config:
+        return config["Gateway"]
+    # a fresh engine may list only the subnet: the bridge (docker0) takes its first address
+    return str(ipaddress.ip_network(config["Subnet"]).network_address + 1)

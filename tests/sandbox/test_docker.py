@@ -20,7 +20,8 @@ import pytest
 
 from pytest_localcode.errors import SandboxError
 from pytest_localcode.sandbox.base import Limits
-from tests.sandbox.helpers import bridge_gateway, containers, listener, wait_for, workspace
+from tests.support.listener import listener
+from tests.sandbox.helpers import bridge_gateway, containers, wait_for, workspace
 
 
 def test_runs_as_owner_in_its_directory_and_files_stay_theirs(factory, tmp_path: Path) -> None:

@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from tests.sandbox.helpers import bridge_gateway, containers, listener, wait_for
+from tests.support.listener import listener
+from tests.sandbox.helpers import bridge_gateway, containers, wait_for
 from tests.support.datasets import python_exercise
 
 
