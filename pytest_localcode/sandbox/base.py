@@ -28,7 +28,9 @@ class Limits:
     """Hard limits for one command (memory for the whole process tree)."""
 
     memory_mb: int = 4096
-    pids: int = 512
+    # java/bank-account's own test starts 1000 threads at once (plus the JVM's); a fork bomb is
+    # stopped by any finite cap
+    pids: int = 2048
     cpus: float = 2.0
     output_bytes: int = 2_000_000
 

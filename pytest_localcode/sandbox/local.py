@@ -10,6 +10,7 @@ the timeout and the limits but not the isolation.
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import signal
 import subprocess
@@ -31,7 +32,18 @@ KILL_GRACE = 2.0
 
 
 def _expand(value: str) -> str:
-    return os.path.expanduser(value)
+    """``~`` is the invoking user's home: ``$HOME`` when the path exists there, else the account's
+    home directory (a test harness such as pytester points ``$HOME`` at a temporary directory,
+    where rustup's ``~/.cargo/bin`` is not)."""
+    expanded = os.path.expanduser(value)
+    if not value.startswith("~") or os.path.exists(expanded):
+        return expanded
+    try:
+        account = pwd.getpwuid(os.getuid()).pw_dir
+    except KeyError:
+        return expanded
+    fallback = account + value[1:] if value.startswith("~/") or value == "~" else expanded
+    return fallback if os.path.exists(fallback) else expanded
 
 
 def _tools_python_home(tools: Path) -> str | None:

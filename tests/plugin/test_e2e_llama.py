@@ -51,10 +51,15 @@ def pytest_cmd(dataset: Path, run_dir: Path, *args: str) -> list[str]:
             *CAPS, *args]
 
 
+def serving(root: int) -> dict[int, list[str]]:
+    """The llama-server processes below ``root`` that serve a model (not a ``--version`` probe)."""
+    return {pid: argv for pid, argv in descendants_named(root, "llama-server").items() if "--model" in argv}
+
+
 def watch(proc: subprocess.Popen[str], seen: dict[int, list[str]], until: float) -> None:
-    """Poll /proc while ``proc`` runs: every llama-server below it, with its argv."""
+    """Poll /proc while ``proc`` runs: every serving llama-server below it, with its argv."""
     while proc.poll() is None and time.monotonic() < until:
-        seen.update(descendants_named(proc.pid, "llama-server"))
+        seen.update(serving(proc.pid))
         time.sleep(0.1)
 
 
@@ -112,7 +117,7 @@ def test_ctrl_c_stops_the_real_server(real_llama: str, polyglot: Path, tmp_path:
     log = tmp_path / "run" / "server.log"
     try:
         # Mid-run: the server is up and has started work on a request.
-        assert wait_for(lambda: seen.update(descendants_named(proc.pid, "llama-server")) or
+        assert wait_for(lambda: seen.update(serving(proc.pid)) or
                         (log.is_file() and "launch_slot" in log.read_text(errors="replace")), 600), "no request reached it"
         assert len(seen) == 1
         proc.send_signal(signal.SIGINT)

@@ -16,7 +16,7 @@ def real_dataset() -> Path:
     """The real polyglot-benchmark (LOCALCODE_EXERCISES, else the usual places), or skip."""
     here = Path(__file__).resolve().parents[2]
     raw = os.environ.get("LOCALCODE_EXERCISES")
-    candidates = [Path(raw)] if raw else [(here / c).resolve() for c in REAL_CANDIDATES]
+    candidates = [Path(raw).expanduser().resolve()] if raw else [(here / c).resolve() for c in REAL_CANDIDATES]
     for path in candidates:
         if (path / "python" / "exercises" / "practice").is_dir():
             return path
