@@ -1,7 +1,7 @@
-"""The agent against a real llama-server and the tiny gemma model (opt-in: marker ``llama``).
+"""The agent against a real llama-server and the tiny gemma model (markers ``llama``, ``slow``).
 
-Runs only when ``$LOCALCODE_LLAMA_SERVER`` names a llama-server binary and the model of
-``gguf/gemma3-270m`` exists (``$LOCALCODE_HOME/models/gemma-3-270m-q4_k_m.gguf``). It checks
+Runs when a llama-server is found (``$LOCALCODE_LLAMA_SERVER``, else what ``./bin/setup``
+built) and the model of ``gguf/gemma3-270m`` exists (``$LOCALCODE_HOME/models/gemma-3-270m-q4_k_m.gguf``). It checks
 what the scripted server cannot: that llama.cpp accepts our template, few-shot exchange and
 history (no HTTP 4xx/5xx), returns structured tool calls, and that our token accounting equals
 the server's own ``/metrics`` counters. It asserts structure, never the (tiny) model's wording.
@@ -20,6 +20,8 @@ import pytest
 
 from agent import Agent, HttpChatClient, load_config
 from agent.cli import home
+from pytest_localcode.server.base import ServerError
+from pytest_localcode.server.llama import find_llama_server
 from tests.agent.conftest import assert_well_formed
 
 pytestmark = [pytest.mark.llama, pytest.mark.slow]
@@ -39,9 +41,14 @@ def _counters(url: str) -> dict[str, float]:
 @pytest.fixture(scope="module")
 def llama_url():
     binary = os.environ.get("LOCALCODE_LLAMA_SERVER", "")
+    if not binary:
+        try:
+            binary = find_llama_server()  # what ./bin/setup built, as the plugin finds it
+        except ServerError:
+            binary = ""
     model = _model_path()
     if not (binary and Path(binary).is_file() and model.is_file()):
-        pytest.skip("set LOCALCODE_LLAMA_SERVER and install the gemma3-270m model to run")
+        pytest.skip("no llama-server or no gemma3-270m model: run ./bin/setup (or set LOCALCODE_LLAMA_SERVER)")
     cfg = load_config("gguf/gemma3-270m")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
