@@ -77,6 +77,18 @@ def read_capped(path: Path, limit: int) -> tuple[str, bool]:
         head = fh.read(limit // 2)
         fh.seek(size - limit // 2)
         tail = fh.read()
+    return join_cut(head, tail, size), True
+
+
+def join_cut(head: bytes, tail: bytes, size: int) -> str:
+    """The head and tail of ``size`` bytes of output, with how much was cut between them."""
     cut = size - len(head) - len(tail)
-    text = head.decode("utf-8", "replace") + f"\n...[{cut} bytes of output cut]...\n" + tail.decode("utf-8", "replace")
-    return text, True
+    return head.decode("utf-8", "replace") + f"\n...[{cut} bytes of output cut]...\n" + tail.decode("utf-8", "replace")
+
+
+def kill_notes(limits: Limits, timeout: float, timed_out: bool, oom: bool) -> str:
+    """What the sandbox appends to a command's output when it killed the command."""
+    notes = f"\n[localcode] killed: timed out after {timeout:.0f}s\n" if timed_out else ""
+    if oom:
+        notes += f"\n[localcode] killed: out of memory (limit {limits.memory_mb} MB)\n"
+    return notes

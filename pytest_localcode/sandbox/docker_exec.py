@@ -27,7 +27,7 @@ import docker
 
 from pytest_localcode.errors import SandboxError
 from pytest_localcode.paths import SANDBOX_CACHE, SANDBOX_TOOLS, SANDBOX_WORK
-from pytest_localcode.sandbox.base import ExecResult
+from pytest_localcode.sandbox.base import ExecResult, join_cut, kill_notes
 
 if TYPE_CHECKING:
     from pytest_localcode.sandbox.docker import DockerSandboxFactory
@@ -115,8 +115,7 @@ class Capture:
             return self.head.decode("utf-8", "replace"), False
         half = self.limit // 2
         head, tail = bytes(self.head[:half]), bytes((self.head[half:] + self.tail)[-half:])
-        cut = self.size - len(head) - len(tail)
-        return head.decode("utf-8", "replace") + f"\n...[{cut} bytes of output cut]...\n" + tail.decode("utf-8", "replace"), True
+        return join_cut(head, tail, self.size), True
 
 
 def pump(sock: Any, deadline: float, out: Capture, err: Capture) -> bool:
@@ -215,10 +214,7 @@ class DockerSandbox:
             exit_code, oom = int(self.api.exec_inspect(exec_id).get("ExitCode") or 0), False
         timed_out = not finished or (exit_code in (124, 137) and duration >= timeout)
         output, truncated = out.text()
-        if timed_out:
-            output += f"\n[localcode] killed: timed out after {timeout:.0f}s\n"
-        if oom:
-            output += f"\n[localcode] killed: out of memory (limit {limits.memory_mb} MB)\n"
+        output += kill_notes(limits, timeout, timed_out, oom)
         return ExecResult(exit_code, output, duration, timed_out, oom, truncated)
 
     def _exec_create(self, argv: list[str], env: dict[str, str]) -> str:

@@ -25,7 +25,7 @@ import yaml
 
 from pytest_localcode.languages import CONF_DIR
 from pytest_localcode.paths import SANDBOX_CACHE, SANDBOX_TOOLS, SANDBOX_WORK, cache_dir, tools_dir
-from pytest_localcode.sandbox.base import ExecResult, Limits, read_capped
+from pytest_localcode.sandbox.base import ExecResult, Limits, kill_notes, read_capped
 from pytest_localcode.sandbox.cgroups import CgroupLimiter
 
 KILL_GRACE = 2.0
@@ -212,10 +212,7 @@ class LocalSandbox:
             duration = time.monotonic() - started
             oom = bool(cgroup and cgroup.oom_killed())
             output, truncated = read_capped(out_path, limits.output_bytes)
-            if timed_out:
-                output += f"\n[localcode] killed: timed out after {timeout:.0f}s\n"
-            if oom:
-                output += f"\n[localcode] killed: out of memory (limit {limits.memory_mb} MB)\n"
+            output += kill_notes(limits, timeout, timed_out, oom)
             return ExecResult(proc.returncode, output, duration, timed_out, oom, truncated)
         finally:
             if cgroup:
