@@ -1,21 +1,23 @@
-"""The httpx client for ``/v1/chat/completions`` (llama-server, mlx_lm.server, any OpenAI clone).
+"""The client for ``/v1/chat/completions`` (llama-server, mlx_lm.server, any OpenAI clone).
 
-Why not a bare ``httpx.post``: a local model can think for minutes before the first token, can
+Why not a bare ``POST``: a local model can think for minutes before the first token, can
 be loading (503), can drop the connection, can hang. So: per-read timeouts *and* a caller's total
 deadline, retries with backoff for connection errors and 5xx/429 *only before any output arrived*
 (a retry after partial output would duplicate work and tokens), and every failure surfaced as a
 :class:`ChatError` whose one-line message carries the HTTP status and the server's own error text.
+The connections are :mod:`agent.http11`'s (why not httpx: see there).
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
-
+from agent.http11 import ConnectFailed, ConnectionPool, Exchange
 from agent.protocols import ChatError, ChatResponse
 from agent.sse import StreamAccumulator, parse_completion
 
@@ -115,12 +117,13 @@ def _lines(chunks: Iterator[bytes]) -> Iterator[str]:
         yield pending.rstrip(b"\r").decode("utf-8", "replace")
 
 
-def _json_body(r: httpx.Response) -> Any:
+def _json_body(status: int, body: bytes) -> Any:
     try:
-        return r.json()
+        return json.loads(body)
     except ValueError as exc:
-        message = f"invalid JSON from server: {one_line(r.text, 200)}"
-        raise ChatError(message, status=r.status_code, body=r.text[:2000], kind="protocol") from exc
+        text = body.decode("utf-8", "replace")
+        message = f"invalid JSON from server: {one_line(text, 200)}"
+        raise ChatError(message, status=status, body=text[:2000], kind="protocol") from exc
 
 
 class _Retry(Exception):
@@ -132,7 +135,10 @@ class _Retry(Exception):
 
 
 class HttpChatClient:
-    """Satisfies :class:`agent.protocols.ChatClient`; one instance per worker (thread-safe)."""
+    """Satisfies :class:`agent.protocols.ChatClient`; one instance per worker (thread-safe).
+
+    Proxy settings from the environment are not used: a local model server is reached directly.
+    """
 
     def __init__(
         self,
@@ -143,7 +149,6 @@ class HttpChatClient:
         retries: int = 3,
         backoff: float = 0.5,
         headers: dict[str, str] | None = None,
-        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = normalize_base_url(base_url)
         self.chat_url = self.base_url + "/v1/chat/completions"
@@ -151,12 +156,12 @@ class HttpChatClient:
         self.retries, self.backoff = max(0, retries), backoff
         self.attempts = 0  # total HTTP attempts, for metrics and tests
         self.encoder = BodyEncoder()
-        self._http = httpx.Client(
-            headers=headers, transport=transport, timeout=httpx.Timeout(connect_timeout, read=read_timeout)
-        )
+        self._headers = {"User-Agent": "localcode", "Content-Type": "application/json", **(headers or {})}
+        self._pool = ConnectionPool(self.base_url, connect_timeout=connect_timeout)
+        self._prefix = urlsplit(self.base_url).path  # a server behind a reverse proxy at /llm
 
     def close(self) -> None:
-        self._http.close()
+        self._pool.close()
 
     def __enter__(self) -> HttpChatClient:
         return self
@@ -167,9 +172,13 @@ class HttpChatClient:
     def server_props(self) -> dict[str, Any]:
         """``GET /props`` (llama-server: n_ctx per slot, total_slots, build); ``{}`` when absent."""
         try:
-            r = self._http.get(self.base_url + "/props", timeout=httpx.Timeout(self.connect_timeout))
-            data = r.json() if r.status_code == 200 else {}
-        except (httpx.HTTPError, ValueError):
+            ex = self._pool.request("GET", self._prefix + "/props", None, self._headers, timeout=self.connect_timeout)
+            try:
+                raw = ex.read()
+            finally:
+                ex.close()
+            data = json.loads(raw) if ex.status == 200 else {}
+        except (OSError, http.client.HTTPException, ValueError):
             return {}
         return data if isinstance(data, dict) else {}
 
@@ -192,69 +201,69 @@ class HttpChatClient:
                 time.sleep(wait)
 
     # -- one attempt -------------------------------------------------------------------------
-    def _timeout(self, deadline: float | None) -> httpx.Timeout:
+    def _timeouts(self, deadline: float | None) -> tuple[float, float]:
+        """(connect, per-read) seconds, both cut to what is left before the deadline."""
         if deadline is None:
-            return httpx.Timeout(self.connect_timeout, read=self.read_timeout)
+            return self.connect_timeout, self.read_timeout
         left = deadline - time.monotonic()
         if left <= 0:
             raise ChatError("deadline reached before the request was sent", kind="timeout")
-        return httpx.Timeout(min(self.connect_timeout, left), read=min(self.read_timeout, left))
+        return min(self.connect_timeout, left), min(self.read_timeout, left)
 
     def _once(
         self, request: dict[str, Any], deadline: float | None, on_delta: Callable[[str, str], None] | None
     ) -> ChatResponse:
-        timeout = self._timeout(deadline)
+        connect, read = self._timeouts(deadline)
         self.attempts += 1
         started = time.monotonic()
         acc = StreamAccumulator(on_delta)
-        first_token: float | None = None
         data = self.encoder.encode(request)
-        headers = {"Content-Type": "application/json"}
         try:
-            if not request.get("stream"):
-                r = self._http.post(self.chat_url, content=data, headers=headers, timeout=timeout)
-                if r.status_code >= 400:
-                    raise self._http_error(r.status_code, r.text)
-                resp = parse_completion(_json_body(r))
-            else:
-                with self._http.stream("POST", self.chat_url, content=data, headers=headers, timeout=timeout) as r:
-                    if r.status_code >= 400:
-                        r.read()
-                        raise self._http_error(r.status_code, r.text)
-                    if r.headers.get("content-type", "").startswith("application/json"):
-                        r.read()  # a server that ignores "stream": one plain completion
-                        resp = parse_completion(_json_body(r))
-                    else:
-                        for line in _lines(r.iter_bytes()):
-                            if acc.done:
-                                continue  # drain to the end of the body so the connection is reused
-                            acc.feed_line(line)
-                            if first_token is None and acc.received:
-                                first_token = time.monotonic() - started
-                            if deadline is not None and not acc.done and time.monotonic() > deadline:
-                                raise ChatError("deadline reached while the model was still generating", kind="timeout")
-                        if not acc.done and acc.finish_reason is None:
-                            raise ChatError("stream ended before the response was complete", kind="connection")
-                        resp = acc.response()
-        except httpx.ConnectError as exc:
+            path = self._prefix + "/v1/chat/completions"
+            ex = self._pool.request("POST", path, data, self._headers, timeout=read, connect_timeout=connect)
+            try:
+                resp, first_token = self._read(ex, request, acc, started, deadline)
+            finally:
+                ex.close()
+        except ConnectFailed as exc:
+            if exc.timed_out:
+                raise _Retry(ChatError(f"connect timeout to {self.base_url}", kind="connection")) from exc
             raise _Retry(
                 ChatError(f"cannot connect to {self.base_url}: {one_line(str(exc), 200)}", kind="connection")
             ) from exc
-        except httpx.ConnectTimeout as exc:
-            raise _Retry(ChatError(f"connect timeout to {self.base_url}", kind="connection")) from exc
-        except httpx.TimeoutException as exc:
+        except TimeoutError as exc:
             waited = time.monotonic() - started
-            raise ChatError(
-                f"no data from the server for {waited:.1f}s ({type(exc).__name__})", kind="timeout"
-            ) from exc
-        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-            error = ChatError(f"connection lost: {one_line(str(exc), 200)}", kind="connection")
+            message = f"no data from the server for {waited:.1f}s (read timeout)"
+            raise ChatError(message, kind="timeout") from exc
+        except (http.client.HTTPException, OSError) as exc:
+            error = ChatError(f"connection lost: {one_line(str(exc) or type(exc).__name__, 200)}", kind="connection")
             if acc.received:
                 raise error from exc  # output already consumed: a retry would redo the work
             raise _Retry(error) from exc
         resp.elapsed = time.monotonic() - started
         resp.first_token = first_token
         return resp
+
+    def _read(
+        self, ex: Exchange, request: dict[str, Any], acc: StreamAccumulator, started: float, deadline: float | None
+    ) -> tuple[ChatResponse, float | None]:
+        """The response, and seconds to its first delta (streaming only)."""
+        if ex.status >= 400:
+            raise self._http_error(ex.status, ex.read().decode("utf-8", "replace"))
+        if not request.get("stream") or ex.header("content-type").startswith("application/json"):
+            return parse_completion(_json_body(ex.status, ex.read())), None  # also a server ignoring "stream"
+        first_token: float | None = None
+        for line in _lines(ex.chunks()):
+            if acc.done:
+                continue  # drain to the end of the body so the connection is reused
+            acc.feed_line(line)
+            if first_token is None and acc.received:
+                first_token = time.monotonic() - started
+            if deadline is not None and not acc.done and time.monotonic() > deadline:
+                raise ChatError("deadline reached while the model was still generating", kind="timeout")
+        if not acc.done and acc.finish_reason is None:
+            raise ChatError("stream ended before the response was complete", kind="connection")
+        return acc.response(), first_token
 
     def _http_error(self, status: int, body: str) -> Exception:
         message = f"HTTP {status}: {error_message(body)}"

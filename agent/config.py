@@ -43,7 +43,7 @@ class AgentConfig:
     model: str = ""  # request "model"; llama-server ignores it, mlx_lm.server loads it
     url: str = "http://127.0.0.1:1235/v1/chat/completions"
     stream: bool = True
-    request_timeout: float = 600.0  # max seconds between streamed bytes (httpx read timeout)
+    request_timeout: float = 600.0  # max seconds between streamed bytes (per-read timeout)
     # sampling (None → omitted, the server's default applies)
     max_tokens: int = 16000
     temperature: float | None = 0.0

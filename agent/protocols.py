@@ -1,6 +1,6 @@
 """The seams of the localcode agent, so that tests and the harness can swap any side.
 
-* :class:`ChatClient` talks to an OpenAI-compatible server (the real one is httpx-based).
+* :class:`ChatClient` talks to an OpenAI-compatible server (the real one: :class:`agent.client.HttpChatClient`).
 * :class:`ToolBox` turns a model's tool call (name + raw arguments) into a :class:`ToolOutcome`.
 * :class:`CommandRunner` runs the ``shell`` tool's commands (the harness passes its sandbox).
 * :class:`ModelCaller` lets side-channel tools (plan_solution, ask_questions) ask the model.

@@ -6,13 +6,14 @@ request. The scripted server's own time per request (from its request line to it
 is measured on its side and subtracted, so what remains is the harness's share. The server runs
 in its own process, as llama-server does (``--inprocess``: in this process instead). Two figures:
 
-* over HTTP: the whole cycle minus the server's time (includes httpx and the OS);
+* over HTTP: the whole cycle minus the server's time (includes the HTTP client and the OS);
 * loop only: the same run with an in-memory client, i.e. what the agent's own code costs.
 
-Each is the median over the steady-state turns; with ``--repeat`` the best of the repeats is
-reported (other load on the machine only ever adds time). Goal: at most 2 ms per turn.
+Each run's figure is the median over its steady-state turns; the headline is the median of the
+``--repeat`` runs' figures (the best and worst runs are printed too: on a shared 2-core machine
+other load moves them by ±0.5 ms). Goal: at most 2 ms per turn; the exit status is 1 above it.
 
-    .venv/bin/python bench/agent_overhead.py [--turns 300] [--repeat 3] [--no-stream] [--history 16] [--inprocess]
+    .venv/bin/python bench/agent_overhead.py [--turns 300] [--repeat 5] [--no-stream] [--history 16] [--inprocess]
 """
 
 from __future__ import annotations
@@ -157,30 +158,30 @@ def measure(turns: int, stream: bool, history: int, inprocess: bool = False, in_
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--turns", type=int, default=300)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--no-stream", action="store_true")
     parser.add_argument("--history", type=int, default=16, help="history_max_messages (0: unlimited)")
     parser.add_argument("--inprocess", action="store_true", help="run the scripted server in this process")
     args = parser.parse_args()
     runs = [measure(args.turns, not args.no_stream, args.history, args.inprocess) for _ in range(args.repeat)]
     loops = [measure(args.turns, not args.no_stream, args.history, in_memory=True) for _ in range(args.repeat)]
-    best = min(runs, key=lambda r: r["median_ms"])
-    loop = min(loops, key=lambda r: r["median_ms"])
+    mid = sorted(runs, key=lambda r: r["median_ms"])[len(runs) // 2]
+    loop = sorted(loops, key=lambda r: r["median_ms"])[len(loops) // 2]
     mode = ("non-streaming" if args.no_stream else "streaming") + (", in-process server" if args.inprocess else "")
     print(
-        f"agent overhead per turn ({mode}, history {args.history or 'unlimited'}, {best['turns']} turns, best of {args.repeat}):"
+        f"agent overhead per turn ({mode}, history {args.history or 'unlimited'}, {mid['turns']} turns, "
+        f"median of {args.repeat} runs):"
     )
     print(
-        f"  over HTTP: median {best['median_ms']:.2f} ms, p90 {best['p90_ms']:.2f} ms "
-        f"(repeats: {', '.join(format(r['median_ms'], '.2f') for r in runs)}; server's own time excluded, "
-        f"median {best['server_median_ms']:.2f} ms)"
+        f"  over HTTP: median {mid['median_ms']:.2f} ms, p90 {mid['p90_ms']:.2f} ms "
+        f"(runs: {', '.join(format(r['median_ms'], '.2f') for r in runs)}; server's own time excluded, "
+        f"median {mid['server_median_ms']:.2f} ms)"
     )
     print(
         f"  loop only: median {loop['median_ms']:.2f} ms, p90 {loop['p90_ms']:.2f} ms "
         f"(tool execution {loop['tool_median_ms']:.2f} ms of it)"
     )
-    return 0 if best["median_ms"] <= 2.0 else 1
-
+    return 0 if mid["median_ms"] <= 2.0 else 1
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -109,3 +109,13 @@ def test_gemma_makes_structured_tool_calls_and_accounting_matches(llama_url: str
     assert m["prompt_n"] == after["llamacpp:prompt_tokens_total"] - before["llamacpp:prompt_tokens_total"]
     assert m["predicted_n"] == after["llamacpp:tokens_predicted_total"] - before["llamacpp:tokens_predicted_total"]
     assert m["prompt_tokens"] >= m["prompt_n"] and m["completion_tokens"] == m["predicted_n"]
+
+
+def test_connections_the_server_closes_are_replaced_without_a_retry(llama_url: str) -> None:
+    """llama-server closes the connection after each streamed response (without saying so in
+    its headers): the next request must go out on a new connection, not fail into a retry."""
+    with HttpChatClient(llama_url, retries=0) as client:
+        for stream in (True, True, False, True):
+            body = {"messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 2, "stream": stream}
+            assert client.complete(body).finish_reason in ("length", "stop")
+        assert client.attempts == 4
