@@ -10,7 +10,7 @@ in its own process, as llama-server does (``--inprocess``: in this process inste
 * loop only: the same run with an in-memory client, i.e. what the agent's own code costs.
 
 Each run's figure is the median over its steady-state turns; the headline is the median of the
-``--repeat`` runs' figures (the best and worst runs are printed too: on a shared 2-core machine
+``--repeat`` runs' figures (each run's figure is printed too: on a shared 2-core machine
 other load moves them by ±0.5 ms). Goal: at most 2 ms per turn; the exit status is 1 above it.
 
     .venv/bin/python bench/agent_overhead.py [--turns 300] [--repeat 5] [--no-stream] [--history 16] [--inprocess]
