@@ -30,8 +30,9 @@ class ConnectFailed(OSError):
         self.timed_out = timed_out
 
 
-# A reused connection that fails like this before any response byte was closed by the server
-# while idle: the request never reached it, so sending it again on a new connection is safe.
+# A reused connection that fails like this before any response byte was, almost always, closed
+# by the server while it sat idle, so the request reached no handler: it is sent once more on a
+# new connection (as urllib3 does). A new connection failing like this is a real error.
 _STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
 
 
