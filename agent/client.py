@@ -32,13 +32,26 @@ _OVERFLOW_MARKERS = (
 
 
 def normalize_base_url(url: str) -> str:
-    """``http://h:p``, ``http://h:p/v1`` and ``http://h:p/v1/chat/completions`` → ``http://h:p``."""
+    """``http://h:p``, ``http://h:p/v1`` and ``http://h:p/v1/chat/completions`` → ``http://h:p``.
+
+    Raises ValueError (one line naming the URL and the expected form) for a URL no request
+    could go to, so a typo is reported where it was typed, not as a failure of every exercise.
+    """
+    given = url
     url = url.strip().rstrip("/")
     if "://" not in url:
         url = "http://" + url
     for suffix in ("/chat/completions", "/v1"):
         if url.endswith(suffix):
             url = url[: -len(suffix)].rstrip("/")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises for a port that is no number
+        problem = "" if parts.scheme in ("http", "https") and parts.hostname else "needs an http(s) scheme and a host"
+    except ValueError as exc:
+        problem = str(exc)
+    if problem:
+        raise ValueError(f"server URL {given!r} is not valid ({problem}); give http://HOST:PORT")
     return url
 
 

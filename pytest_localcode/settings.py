@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from agent.client import normalize_base_url
 from pytest_localcode.errors import LocalcodeError
 from pytest_localcode.exercises import resolve_dataset
 from pytest_localcode.paths import PROJECT_DIR
@@ -45,15 +46,6 @@ class Settings:
         return cls(**{**data, "dataset": Path(data["dataset"]), "run_dir": Path(data["run_dir"])})
 
 
-def base_url(url: str) -> str:
-    """``http://h:p`` from a base URL given with or without ``/v1`` or ``/v1/chat/completions``."""
-    url = url.strip().rstrip("/")
-    for suffix in ("/chat/completions", "/v1"):
-        if url.endswith(suffix):
-            url = url[: -len(suffix)]
-    return url.rstrip("/")
-
-
 def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or "model"
 
@@ -71,6 +63,12 @@ def resolve(config: pytest.Config) -> Settings:
         dataset = resolve_dataset(opt("localcode_exercises"), PROJECT_DIR)
     except LocalcodeError as exc:
         raise pytest.UsageError(str(exc)) from None
+    server_url = None
+    if opt("localcode_server_url"):
+        try:
+            server_url = normalize_base_url(opt("localcode_server_url"))
+        except ValueError as exc:
+            raise pytest.UsageError(f"--server-url: {exc}") from None
     tries = opt("localcode_tries")
     if tries < 1:
         raise pytest.UsageError(f"--tries must be at least 1 (got {tries})")
@@ -113,7 +111,7 @@ def resolve(config: pytest.Config) -> Settings:
         run_dir=run_dir,
         tries=tries,
         sandbox=sandbox,
-        server_url=base_url(opt("localcode_server_url")) if opt("localcode_server_url") else None,
+        server_url=server_url,
         external_server=bool(opt("localcode_server_url")),
         agent_timeout=timeout,
         max_turns=opt("localcode_max_turns"),

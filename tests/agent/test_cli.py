@@ -39,6 +39,12 @@ def test_bad_override_and_missing_agent_exit_2(capsys) -> None:
     assert main(["--list"]) == 0 and "mlx/qwen3-coder-next-bf16" in capsys.readouterr().out
 
 
+def test_bad_url_exits_2_with_one_line(capsys) -> None:
+    assert main(["--agent", "gguf/gemma3-270m", "--url", "ftp://127.0.0.1:8080", "hello"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("localcode: error: server URL 'ftp://127.0.0.1:8080' is not valid") and err.count("\n") == 1
+
+
 def _cli(args: list[str], cwd: Path, home: Path, stdin: str | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "LOCALCODE_HOME": str(home)}
     exe = Path(sys.executable).with_name("localcode")

@@ -38,6 +38,12 @@ def test_base_url_forms(url: str) -> None:
     assert normalize_base_url(url) == "http://127.0.0.1:8080"
 
 
+@pytest.mark.parametrize("url", ["http://127.0.0.1:notaport", "http://[::1", "ftp://host:1", "http://:8080"])
+def test_a_url_no_request_could_go_to_is_refused_at_once(url: str) -> None:
+    with pytest.raises(ValueError, match=r"server URL .* is not valid \(.+\); give http://HOST:PORT$"):
+        HttpChatClient(url)
+
+
 @pytest.mark.parametrize("stream", [True, False])
 def test_complete_assembles_content_reasoning_and_tool_calls(stream: bool) -> None:
     spec = {

@@ -41,6 +41,15 @@ def test_directory_that_is_not_a_dataset(pytester: pytest.Pytester, tmp_path: Pa
     assert "is not a polyglot-benchmark checkout" in result.stderr.str()
 
 
+def test_bad_server_url_is_one_line_error(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    python_exercise(tmp_path, "good", example="def answer():\n    return 42\n")
+    result = run(pytester, tmp_path, "--model=gemma3-270m", "--server-url=http://127.0.0.1:notaport")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = result.stderr.str()
+    assert "--server-url: server URL 'http://127.0.0.1:notaport' is not valid" in err and "http://HOST:PORT" in err
+    assert "Traceback" not in err + result.stdout.str()
+
+
 def test_malformed_config_errors_that_item_only(pytester: pytest.Pytester, tmp_path: Path) -> None:
     python_exercise(tmp_path, "good", example="def answer():\n    return 42\n")
     python_exercise(tmp_path, "broken", example="", config="{not json")
