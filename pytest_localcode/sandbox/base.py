@@ -68,6 +68,17 @@ class SandboxFactory(Protocol):
     def close(self) -> None: ...
 
 
+def command_argv(command: str | Sequence[str]) -> list[str]:
+    """A shell string runs under ``bash -c``; an argv runs as given."""
+    return ["/bin/bash", "-c", command] if isinstance(command, str) else list(command)
+
+
+def split_cwd(workdir: str, cwd: str | None) -> tuple[str, str]:
+    """(``cwd`` relative to the work directory, ``"."`` for itself; the same path inside the sandbox)."""
+    rel = (cwd or ".").strip("/") or "."
+    return rel, workdir if rel == "." else f"{workdir}/{rel}"
+
+
 def read_capped(path: Path, limit: int) -> tuple[str, bool]:
     """Head and tail of a command's output file, so a flood of output cannot exhaust memory."""
     size = path.stat().st_size if path.exists() else 0

@@ -27,7 +27,7 @@ import docker
 
 from pytest_localcode.errors import SandboxError
 from pytest_localcode.paths import SANDBOX_CACHE, SANDBOX_TOOLS, SANDBOX_WORK
-from pytest_localcode.sandbox.base import ExecResult, join_cut, kill_notes
+from pytest_localcode.sandbox.base import ExecResult, command_argv, join_cut, kill_notes, split_cwd
 
 if TYPE_CHECKING:
     from pytest_localcode.sandbox.docker import DockerSandboxFactory
@@ -185,9 +185,8 @@ class DockerSandbox:
     ) -> ExecResult:
         if self.id is None:
             raise SandboxError(f"the sandbox for {self.name} is closed")
-        argv = ["/bin/bash", "-c", command] if isinstance(command, str) else list(command)
-        rel = (cwd or ".").strip("/") or "."
-        inner_cwd = self.workdir if rel == "." else f"{self.workdir}/{rel}"
+        argv = command_argv(command)
+        _, inner_cwd = split_cwd(self.workdir, cwd)
         if self.lend:  # files the harness wrote since the last command (the agent's edits)
             chown_tree(self.directory, self.uid, self.gid)
         limits = self.factory.limits

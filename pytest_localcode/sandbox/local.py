@@ -25,7 +25,7 @@ import yaml
 
 from pytest_localcode.languages import CONF_DIR
 from pytest_localcode.paths import SANDBOX_CACHE, SANDBOX_TOOLS, SANDBOX_WORK, cache_dir, tools_dir
-from pytest_localcode.sandbox.base import ExecResult, Limits, kill_notes, read_capped
+from pytest_localcode.sandbox.base import ExecResult, Limits, command_argv, kill_notes, read_capped, split_cwd
 from pytest_localcode.sandbox.cgroups import CgroupLimiter
 
 KILL_GRACE = 2.0
@@ -167,11 +167,10 @@ class LocalSandbox:
         env: Mapping[str, str] | None = None,
         cwd: str | None = None,
     ) -> ExecResult:
-        argv = ["/bin/bash", "-c", command] if isinstance(command, str) else list(command)
+        argv = command_argv(command)
         full_env = {**self.base_env(), **(env or {})}
-        rel = (cwd or ".").strip("/") or "."
+        rel, inner_cwd = split_cwd(self.workdir, cwd)
         if self.factory.bwrap:
-            inner_cwd = self.workdir if rel == "." else f"{self.workdir}/{rel}"
             argv = [*self._bwrap_argv(inner_cwd), *argv]
             host_cwd = self.directory
         else:
