@@ -164,14 +164,14 @@ class HttpChatClient:
         headers: dict[str, str] | None = None,
     ) -> None:
         self.base_url = normalize_base_url(base_url)
-        self.chat_url = self.base_url + "/v1/chat/completions"
         self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
         self.retries, self.backoff = max(0, retries), backoff
         self.attempts = 0  # total HTTP attempts, for metrics and tests
         self.encoder = BodyEncoder()
         self._headers = {"User-Agent": "localcode", "Content-Type": "application/json", **(headers or {})}
         self._pool = ConnectionPool(self.base_url, connect_timeout=connect_timeout)
-        self._prefix = urlsplit(self.base_url).path  # a server behind a reverse proxy at /llm
+        prefix = urlsplit(self.base_url).path  # a server behind a reverse proxy at /llm
+        self._chat_path, self._props_path = prefix + "/v1/chat/completions", prefix + "/props"
 
     def close(self) -> None:
         self._pool.close()
@@ -185,7 +185,7 @@ class HttpChatClient:
     def server_props(self) -> dict[str, Any]:
         """``GET /props`` (llama-server: n_ctx per slot, total_slots, build); ``{}`` when absent."""
         try:
-            ex = self._pool.request("GET", self._prefix + "/props", None, self._headers, timeout=self.connect_timeout)
+            ex = self._pool.request("GET", self._props_path, None, self._headers, timeout=self.connect_timeout)
             try:
                 raw = ex.read()
             finally:
@@ -232,8 +232,7 @@ class HttpChatClient:
         acc = StreamAccumulator(on_delta)
         data = self.encoder.encode(request)
         try:
-            path = self._prefix + "/v1/chat/completions"
-            ex = self._pool.request("POST", path, data, self._headers, timeout=read, connect_timeout=connect)
+            ex = self._pool.request("POST", self._chat_path, data, self._headers, timeout=read, connect_timeout=connect)
             try:
                 resp, first_token = self._read(ex, request, acc, started, deadline)
             finally:

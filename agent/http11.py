@@ -9,7 +9,8 @@ what urllib3 builds on; this module adds only what the chat client needs on top:
 thread-safe pool of idle connections, a connect timeout separate from the per-read timeout, and
 the one resend a reused connection needs when the server closed it while it sat idle
 (llama-server closes the connection after every streamed response without announcing it, and
-idle keep-alive connections after 5 s). httpx stays the project's HTTP library everywhere else (server probes, tests, benches).
+idle keep-alive connections after 5 s). httpx stays the project's HTTP library everywhere else
+(server probes, tests, benches).
 """
 
 from __future__ import annotations

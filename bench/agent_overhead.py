@@ -183,5 +183,6 @@ def main() -> int:
     )
     return 0 if mid["median_ms"] <= 2.0 else 1
 
+
 if __name__ == "__main__":
     sys.exit(main())

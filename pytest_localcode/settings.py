@@ -112,7 +112,7 @@ def resolve(config: pytest.Config) -> Settings:
         tries=tries,
         sandbox=sandbox,
         server_url=server_url,
-        external_server=bool(opt("localcode_server_url")),
+        external_server=server_url is not None,
         agent_timeout=timeout,
         max_turns=opt("localcode_max_turns"),
         max_tokens=opt("localcode_max_tokens"),
