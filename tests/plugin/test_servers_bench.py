@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -83,3 +84,17 @@ def test_macos_build_script_refuses_linux_and_targets_metal() -> None:
     if os.uname().sysname != "Darwin":
         out = subprocess.run([str(ROOT / "bin" / "build-llama-macos.sh")], capture_output=True, text=True)
         assert out.returncode == 2 and "bin/setup" in out.stderr
+
+
+def test_a_shared_checkout_beside_the_project_is_found(tmp_path: Path) -> None:
+    """bin/dataset.sh (sourced by bin/bench and bin/test) finds ../shared/polyglot-benchmark."""
+    project, shared = tmp_path / "project", tmp_path / "shared" / "polyglot-benchmark"
+    (project / "bin").mkdir(parents=True)
+    shared.mkdir(parents=True)
+    for name in ("bench", "dataset.sh"):
+        shutil.copy2(ROOT / "bin" / name, project / "bin" / name)
+    env = {k: v for k, v in os.environ.items() if k != "LOCALCODE_EXERCISES"}
+    out = subprocess.run([str(project / "bin" / "bench")], env={**env, "LOCALCODE_BENCH_DRY_RUN": "1"},
+                         capture_output=True, text=True, check=True)  # fmt: skip
+    cmd = shlex.split(out.stdout.strip().splitlines()[-1].removeprefix("[bench] "))
+    assert f"--exercises={shared}" in cmd
