@@ -43,12 +43,16 @@ class ExerciseItem(pytest.Function):
         self.exercise = exercise
         self.conf = conf
         self.epoch = epoch
+        if self.name != exercise.slug:
+            # ``react[2]``: give the id the structure pytest parses back from the string form
+            # (params "2"), as a parametrized test's, so --lf matches the cached "python::react[2]".
+            self._id = self.parent.id.child(exercise.slug).with_params(str(epoch))
         self.stash[EXERCISE_KEY] = exercise
         self.add_marker(exercise.language)
         self.keywords[exercise.slug] = True
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.exercise.path, None, self.exercise.name
+        return self.exercise.path, None, f"{self.exercise.language}/{self.name}"
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:  # type: ignore[override]
         if isinstance(excinfo.value, (ExerciseNotSolved, LocalcodeError)):

@@ -105,7 +105,7 @@ class ExerciseResult:
         last = self.tries[-1] if self.tries else None
         if last is None:
             return "not run"
-        return f"{self.name}: not solved in {len(self.tries)} tries; last: {last.tests.get('reason', last.outcome)}"
+        return f"{self.run_name}: not solved in {len(self.tries)} tries; last: {last.tests.get('reason', last.outcome)}"
 
     def totals(self, key: str) -> float:
         return sum(float(t.agent.get(key, 0) or 0) for t in self.tries)

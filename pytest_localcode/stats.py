@@ -170,7 +170,7 @@ def bootstrap_interval(estimate: float, replicates: Sequence[float], n_items: in
     w_low, w_high, n_eff = effective_wilson(estimate, variance, n_items, n_trials, confidence)
     return Interval(estimate, max(0.0, min(p_low, w_low)), min(1.0, max(p_high, w_high)), "bootstrap", n_items,
                     n_trials, confidence,
-                    (("percentile", [p_low, p_high]), ("n_eff", round(n_eff, 3)), ("resamples", resamples),
+                    (("percentile", [p_low, p_high]), ("n_eff", n_eff), ("resamples", resamples),
                      ("seed", seed)))
 
 

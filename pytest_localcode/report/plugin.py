@@ -32,6 +32,7 @@ class ReportPlugin:
         self.provenance: dict[str, Any] = {}
         self.text = ""
         self.energy: tuple[Any, dict[str, Any]] | None = None  # (record path, start reading)
+        self.selected: int | None = None  # exercise runs this session set out to do
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         """Read the energy counters, and put the run's model, server and sampling where pytest-html
@@ -41,6 +42,14 @@ class ReportPlugin:
             return
         self.energy = energy.start_session(self.settings.run_dir)
         html_report.replace_environment(config, collect_provenance(self.settings, self.settings.sandbox, []))
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if session.items:  # with xdist the workers collect; see below
+            self.selected = len(session.items)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        self.selected = max(self.selected or 0, len(ids))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         props = dict(report.user_properties)
@@ -68,7 +77,8 @@ class ReportPlugin:
             return
         run_dir = self.settings.run_dir
         self.provenance = collect_provenance(self.settings, describe_sandbox(self.settings.sandbox),
-                                             list(session.config.invocation_params.args), selected=len(session.items))
+                                             list(session.config.invocation_params.args), selected=self.selected)
+        html_report.replace_environment(session.config, self.provenance)  # again: xdist merges workers' metadata in
         self.summary = summarize(results, energy.load_sessions(run_dir))
         self.text = render(self.summary, self.provenance)
         run_dir.mkdir(parents=True, exist_ok=True)
