@@ -7,6 +7,7 @@ what it sent (``totals``) and how often each exercise asked (``calls``) after th
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -93,6 +94,24 @@ class EpochPlanModel(PlanModel):
         with self._lock:
             self.seeds[seed] += 1
             self.epoch_calls[f"{language}/{slug}[{self._current.epoch}]"] += 1
+        return super().__call__(request)
+
+
+class CoinModel(PlanModel):
+    """A model that solves an exercise on try 1 or never, as a fair coin decides from the exercise
+    and the request's sampling seed (a hash, so the same seed gives the same answers in any
+    process): two runs with different seeds are two samples of the same model."""
+
+    def files_for(self, language: str, slug: str, try_number: int) -> dict[str, str]:
+        digest = hashlib.sha256(f"{language}/{slug}:{self._seed.value}".encode()).digest()
+        return self.reference(language, slug) if digest[0] % 2 else {}
+
+    def __init__(self, dataset: Path):
+        super().__init__(dataset, {})
+        self._seed = threading.local()
+
+    def __call__(self, request: dict[str, Any]) -> dict[str, Any]:
+        self._seed.value = request.get("seed")
         return super().__call__(request)
 
 
