@@ -6,7 +6,8 @@ Per language and overall, for pass@1 and pass@2: the difference B − A with its
 a p-value, Holm-corrected across languages. With one epoch per exercise the interval is
 Newcombe's paired square-and-add interval and the test exact McNemar; with epochs the difference
 of per-exercise solve rates gets a paired bootstrap over exercises stratified by language and an
-exact sign-flip test. The verdict line reads the overall pass@2 difference. Also listed: tokens
+exact sign-flip test (the interval widened, where needed, to the MOVER interval from each run's own
+rate interval). The verdict line reads the overall pass@2 difference. Also listed: tokens
 and time per exercise run, and the exercises where the runs disagree. ``--html FILE`` writes the
 same as a page.
 """
@@ -127,27 +128,39 @@ def paired_one_epoch(pairs: list[tuple[bool, bool]]) -> dict[str, Any]:
             "table": {"both": both, "only_a": only_a, "only_b": only_b, "neither": neither}}
 
 
-def paired_epochs(diffs: dict[str, list[Fraction]]) -> dict[str, dict[str, Any]]:
-    """Per language and ``total``: mean difference of per-exercise solve rates, its stratified
-    paired bootstrap interval (percentile) and the exact sign-flip p-value."""
-    strata = {lang: [[float(d)] for d in values] for lang, values in diffs.items()}
+def paired_epochs(rates: dict[str, list[tuple[Fraction, Fraction]]], sa: dict[str, Any], sb: dict[str, Any],
+                  rate: str) -> dict[str, dict[str, Any]]:
+    """Per language and ``total``: mean difference of per-exercise solve rates (A, B pairs), its
+    interval and the exact sign-flip p-value. The interval is the hull of the stratified paired
+    bootstrap's percentile interval and the MOVER interval built from each run's own rate interval
+    (``sa``/``sb``, guarded at the boundaries) and the per-exercise correlation: a bootstrap over a
+    handful of exercises alone would claim far too much."""
+    strata = {lang: [[float(b - a)] for a, b in pairs] for lang, pairs in rates.items()}
     replicates = stats.stratified_replicates(strata)
     out: dict[str, dict[str, Any]] = {}
-    scopes = {**{lang: [lang] for lang in diffs}, "total": sorted(diffs)}
+    scopes = {**{lang: [lang] for lang in rates}, "total": sorted(rates)}
     tail = (1 - stats.CONFIDENCE) / 2
     for scope, langs in scopes.items():
-        values = [d for lang in langs for d in diffs[lang]]
+        pairs = [pair for lang in langs for pair in rates[lang]]
+        values = [b - a for a, b in pairs]
         n = len(values)
         estimate = float(sum(values, Fraction(0)) / n)
-        series = sorted(sum(replicates[lang][b][0] for lang in langs) / n for b in range(stats.RESAMPLES))
-        interval = stats.Interval(estimate, stats.quantile(series, tail), stats.quantile(series, 1 - tail),
-                                  "paired bootstrap", n, detail=(("resamples", stats.RESAMPLES), ("seed", stats.SEED)))
+        series = sorted(sum(replicates[lang][i][0] for lang in langs) / n for i in range(stats.RESAMPLES))
+        p_low, p_high = stats.quantile(series, tail), stats.quantile(series, 1 - tail)
+        fig_a = (sa["total"] if scope == "total" else sa["languages"][scope])["rates"][rate]
+        fig_b = (sb["total"] if scope == "total" else sb["languages"][scope])["rates"][rate]
+        phi = stats.correlation([float(a) for a, _ in pairs], [float(b) for _, b in pairs])
+        m_low, m_high = stats.mover_difference(fig_a["estimate"] / 100, (fig_a["low"] / 100, fig_a["high"] / 100),
+                                               fig_b["estimate"] / 100, (fig_b["low"] / 100, fig_b["high"] / 100), phi)
+        interval = stats.Interval(estimate, min(p_low, m_low), max(p_high, m_high), "paired bootstrap + MOVER", n,
+                                  detail=(("percentile", [p_low, p_high]), ("mover", [m_low * 100, m_high * 100]),
+                                          ("correlation", phi), ("resamples", stats.RESAMPLES), ("seed", stats.SEED)))
         p, test = stats.sign_flip_pvalue(values)
         out[scope] = {"difference": interval.to_json(), "p": p, "test": test}
     return out
 
 
-def paired(a: Run, b: Run, common: list[str]) -> dict[str, Any]:
+def paired(a: Run, b: Run, common: list[str], sa: dict[str, Any], sb: dict[str, Any]) -> dict[str, Any]:
     """``{rate: {scope: {difference, p, p_holm, test}}}`` for pass@1 and pass@2."""
     ea, eb = a.exercises, b.exercises
     multi = any(len(ea[n]) > 1 or len(eb[n]) > 1 for n in common)
@@ -157,9 +170,9 @@ def paired(a: Run, b: Run, common: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {"method": "epochs" if multi else "one epoch"}
     for rate, try_number in TRY_RATES:
         if multi:
-            diffs = {lang: [solved_fraction(eb[n], try_number) - solved_fraction(ea[n], try_number) for n in names]
+            rates = {lang: [(solved_fraction(ea[n], try_number), solved_fraction(eb[n], try_number)) for n in names]
                      for lang, names in by_language.items()}
-            scopes = paired_epochs(diffs)
+            scopes = paired_epochs(rates, sa, sb, rate)
         else:
             pair = {n: (solved_fraction(ea[n], try_number) == 1, solved_fraction(eb[n], try_number) == 1) for n in common}
             scopes = {lang: paired_one_epoch([pair[n] for n in names]) for lang, names in by_language.items()}
@@ -218,7 +231,7 @@ def compare(a: Run, b: Run, any_dataset: bool = False) -> dict[str, Any]:
     keep = set(common)
     sa = summarize([r for r in a.results if r.name in keep])
     sb = summarize([r for r in b.results if r.name in keep])
-    figures = paired(a, b, common)
+    figures = paired(a, b, common, sa, sb)
     return {
         "common": len(common),
         "only_a": sorted(set(a.exercises) - keep),
@@ -284,7 +297,7 @@ def render(a: Run, b: Run, result: dict[str, Any]) -> str:
     method = result["paired"]["method"]
     lines.append("Δ: B − A in points; " + ("Newcombe paired interval, exact McNemar test" if method == "one epoch" else
                  f"per-exercise solve rates, paired bootstrap stratified by language ({stats.RESAMPLES} resamples, "
-                 f"seed {stats.SEED}), exact sign-flip test") + "; Holm: corrected across languages")
+                 f"seed {stats.SEED}) widened to MOVER, exact sign-flip test") + "; Holm: corrected across languages")
     cost_head = f"{'language':<11} {'tokens/run A → B (Δ)':>27}  {'s/run A → B (Δ)':>24}"
     lines += ["", cost_head, "-" * len(cost_head)]
     for scope in scopes:

@@ -187,6 +187,28 @@ def mcnemar_exact(b: int, c: int) -> float:
     return min(1.0, float(Fraction(2 * tail, 2**m)))
 
 
+def mover_difference(p_a: float, limits_a: tuple[float, float], p_b: float, limits_b: tuple[float, float],
+                     phi: float = 0.0) -> tuple[float, float]:
+    """Interval for p_B - p_A from an interval for each and their correlation (MOVER, Newcombe's
+    square-and-add: recovers the variance of each estimate from its own interval's limits)."""
+    (l_a, u_a), (l_b, u_b) = limits_a, limits_b
+    d = p_b - p_a
+    low = d - math.sqrt(max(0.0, (p_b - l_b) ** 2 + (u_a - p_a) ** 2 - 2 * phi * (p_b - l_b) * (u_a - p_a)))
+    high = d + math.sqrt(max(0.0, (u_b - p_b) ** 2 + (p_a - l_a) ** 2 - 2 * phi * (u_b - p_b) * (p_a - l_a)))
+    return max(-1.0, low), min(1.0, high)
+
+
+def correlation(xs: Sequence[float], ys: Sequence[float]) -> float:
+    """Pearson's r, 0 where it is undefined (fewer than two items, or a constant series)."""
+    n = len(xs)
+    if n < 2:
+        return 0.0
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    sxx, syy = sum((x - mx) ** 2 for x in xs), sum((y - my) ** 2 for y in ys)
+    return sxy / math.sqrt(sxx * syy) if sxx > 0 and syy > 0 else 0.0
+
+
 def newcombe_paired(both: int, only_a: int, only_b: int, neither: int,
                     confidence: float = CONFIDENCE) -> tuple[float, float, float]:
     """Newcombe's square-and-add interval (his method 10, 1998) for the paired difference
@@ -206,10 +228,8 @@ def newcombe_paired(both: int, only_a: int, only_b: int, neither: int,
             phi = (cross - n / 2) / math.sqrt(margins)
         elif cross < 0:
             phi = cross / math.sqrt(margins)
-    d = p_b - p_a
-    low = d - math.sqrt(max(0.0, (p_b - l_b) ** 2 + (u_a - p_a) ** 2 - 2 * phi * (p_b - l_b) * (u_a - p_a)))
-    high = d + math.sqrt(max(0.0, (u_b - p_b) ** 2 + (p_a - l_a) ** 2 - 2 * phi * (u_b - p_b) * (p_a - l_a)))
-    return d, max(-1.0, low), min(1.0, high)
+    low, high = mover_difference(p_a, (l_a, u_a), p_b, (l_b, u_b), phi)
+    return p_b - p_a, low, high
 
 
 def sign_flip_pvalue(differences: Sequence[Fraction], draws: int = SIGN_FLIP_DRAWS, seed: int = SEED) -> tuple[float, str]:

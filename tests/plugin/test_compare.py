@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import subprocess
 import sys
@@ -137,7 +138,7 @@ def test_epochs_use_paired_bootstrap_and_sign_flip(tmp_path: Path, capsys: pytes
     data = json.loads(capsys.readouterr().out)
     total = data["paired"]["pass@2"]["total"]
     assert total["difference"]["estimate"] == pytest.approx(200 / 3)
-    assert total["difference"]["method"] == "paired bootstrap"
+    assert total["difference"]["method"] == "paired bootstrap + MOVER"
     assert total["p"] == pytest.approx(2 / 2**12) and total["test"] == "sign-flip exact"  # all 12 differences agree
     assert data["verdict"].startswith("B better than A: +66.7 points")
     assert len(data["gained"]) == 12 and data["gained"][0] == "go/e00 (1/3 → 3/3 epochs solved)"
@@ -212,3 +213,16 @@ def test_module_entry_point(runs: tuple[Path, Path], tmp_path: Path) -> None:
                          cwd=PROJECT, env=environment(), capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.strip() == f"localcode compare: RUN_A {tmp_path / 'nope'}: no such directory"
+
+
+def test_one_exercise_with_epochs_is_not_overconfident(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A bootstrap over one exercise is degenerate ([-100, -100]); the MOVER interval from each run's
+    guarded rate interval (Wilson at 2 runs each here: 2/2 and 0/2) is what is reported."""
+    a = write_run(tmp_path / "a", [make_result("go/x", ["pass"], epoch=e, epochs=2) for e in (1, 2)])
+    b = write_run(tmp_path / "b", [make_result("go/x", ["fail", "fail"], epoch=e, epochs=2, model="m2") for e in (1, 2)])
+    assert main([str(a), str(b), "--json"]) == 0
+    total = json.loads(capsys.readouterr().out)["paired"]["pass@2"]["total"]
+    assert total["difference"]["percentile"] == [-100.0, -100.0] and total["p"] == 1.0
+    high = 100 * (-1 + math.hypot(1 - stats.wilson(2, 2)[0], stats.wilson(0, 2)[1]))
+    assert total["difference"]["low"] == -100.0 and total["difference"]["high"] == pytest.approx(high)
+    assert high > -10

@@ -168,3 +168,15 @@ def test_holm() -> None:
     adjusted = stats.holm({"a": 0.01, "b": 0.04, "c": 0.03, "d": 0.005})
     assert adjusted == pytest.approx({"a": 0.03, "b": 0.06, "c": 0.06, "d": 0.02})
     assert stats.holm({"x": 0.6, "y": 0.7}) == {"x": 1.0, "y": 1.0}
+
+
+def test_mover_with_wilson_limits_is_newcombes_interval() -> None:
+    both, only_a, only_b, neither = 59, 16, 6, 80
+    n = both + only_a + only_b + neither
+    a, b = both + only_a, both + only_b
+    cross = both * neither - only_a * only_b
+    phi = (cross - n / 2) / math.sqrt(a * (n - a) * b * (n - b))
+    low, high = stats.mover_difference(a / n, stats.wilson(a, n), b / n, stats.wilson(b, n), phi)
+    assert (low, high) == pytest.approx(stats.newcombe_paired(both, only_a, only_b, neither)[1:], abs=1e-12)
+    assert stats.correlation([1.0, 0.0, 0.5], [1.0, 0.0, 0.5]) == pytest.approx(1.0)
+    assert stats.correlation([1.0], [0.0]) == 0.0 and stats.correlation([1.0, 1.0], [0.0, 1.0]) == 0.0
