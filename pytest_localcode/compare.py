@@ -322,7 +322,7 @@ def forest_svg(result: dict[str, Any], rate: str) -> str:
     """B − A per language with its interval, as horizontal bars around zero."""
     rows = list(result["paired"][rate].items())
     width, left, row_h = 520, 110, 24
-    height = row_h * len(rows) + 40
+    height = row_h * len(rows) + 56
     lo = min(-10.0, *(f["difference"]["low"] for _, f in rows))
     hi = max(10.0, *(f["difference"]["high"] for _, f in rows))
 
@@ -330,10 +330,11 @@ def forest_svg(result: dict[str, Any], rate: str) -> str:
         return left + (value - lo) / (hi - lo) * (width - left - 20)
 
     out = [f'<svg class="lc-forest" data-rate="{rate}" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">',
-           f'<line x1="{x(0):.1f}" y1="5" x2="{x(0):.1f}" y2="{height - 25}" stroke="#888" stroke-dasharray="3,3"/>']
+           f'<text x="4" y="14" font-size="13" font-weight="bold">{rate}</text>',
+           f'<line x1="{x(0):.1f}" y1="20" x2="{x(0):.1f}" y2="{height - 25}" stroke="#888" stroke-dasharray="3,3"/>']
     for i, (scope, fig) in enumerate(rows):
         d = fig["difference"]
-        y = 18 + i * row_h
+        y = 34 + i * row_h
         colour = "#2e7d32" if fig["p"] < ALPHA and d["estimate"] > 0 else "#c62828" if fig["p"] < ALPHA else "#555"
         out.append(f'<text x="4" y="{y + 4}" font-size="12">{html.escape(scope)}</text>'
                    f'<g class="lc-diff" data-scope="{html.escape(scope)}" data-low="{d["low"]:.4f}" data-high="{d["high"]:.4f}">'

@@ -124,7 +124,7 @@ def chart_svg(summary: dict[str, Any]) -> str:
     """Per-language pass@1 / pass@2 bars with their 95 % intervals as error bars (inline SVG)."""
     languages = list(summary["languages"].items()) + [("total", summary["total"])]
     bar_w, gap, height, top = 26, 22, 160, 20
-    width = len(languages) * (len(TRY_RATES) * bar_w + gap) + 40
+    width = max(len(languages) * (len(TRY_RATES) * bar_w + gap) + 40, 380)  # room for the legend
     out = [f'<svg class="lc-chart" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 60}" role="img" '
            f'aria-label="pass rate per language with 95% intervals">']
     out.append(f'<line x1="30" y1="{top + height}" x2="{width}" y2="{top + height}" stroke="#888"/>')
