@@ -129,8 +129,8 @@ def render(summary: dict[str, Any], provenance: dict[str, Any]) -> str:
     lines.append(method_text(summary))
     lines.append("")
     rates = total["rates"]
-    lines.append(f"Pass@1: {total['pass_1']}/{total['attempts']} = {interval_text(rates['pass@1'])}%   "
-                 f"Pass@2: {total['pass_2']}/{total['attempts']} = {interval_text(rates['pass@2'])}%   "
+    lines.append(f"Pass@1: {total['pass_1']}/{total['attempts']} solved, {interval_text(rates['pass@1'])}%   "
+                 f"Pass@2: {total['pass_2']}/{total['attempts']} solved, {interval_text(rates['pass@2'])}%   "
                  f"Avg time per exercise run: {total['seconds_per_exercise']:.1f}s "
                  f"(agent {total['agent_seconds']:.0f}s, tests {total['test_seconds']:.0f}s in total)")
     if summary.get("multi_epoch"):
