@@ -340,7 +340,8 @@ def forest_svg(result: dict[str, Any], rate: str) -> str:
                    f'<g class="lc-diff" data-scope="{html.escape(scope)}" data-low="{d["low"]:.4f}" data-high="{d["high"]:.4f}">'
                    f'<line x1="{x(d["low"]):.1f}" y1="{y}" x2="{x(d["high"]):.1f}" y2="{y}" stroke="{colour}" stroke-width="2"/>'
                    f'<circle cx="{x(d["estimate"]):.1f}" cy="{y}" r="4" fill="{colour}"/>'
-                   f'<title>{html.escape(scope)}: {d["estimate"]:+.1f} [{d["low"]:+.1f}, {d["high"]:+.1f}], p = {format_p(fig["p"])}'
+                   f'<title>{html.escape(scope)}: {d["estimate"]:+.1f} [{d["low"]:+.1f}, {d["high"]:+.1f}], '
+                   f'p = {format_p(fig["p"])}'
                    f"</title></g>")
     for tick in (lo, 0.0, hi):
         out.append(f'<text x="{x(tick) - 10:.1f}" y="{height - 8}" font-size="10">{tick:+.0f}</text>')
@@ -373,7 +374,8 @@ def render_html(a: Run, b: Run, result: dict[str, Any]) -> str:
     warnings = "".join(f'<p class="warning">partial result: {esc(str(run.path))}: {len(run.unreadable)} unreadable '
                        f"result files skipped</p>" for run in (a, b) if run.unreadable)
     return f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>localcode compare</title><style>
-body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}
+body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}
 td:first-child{{text-align:left}}.verdict{{font-size:1.3em;font-weight:bold}}.ci{{color:#666}}.warning{{color:#c62828}}</style></head><body>
 <h1>localcode compare</h1><p>A: {esc(a.describe())}<br>B: {esc(b.describe())}<br>Compared on the {result['common']} exercises in
 both runs (only in A: {len(result['only_a'])}, only in B: {len(result['only_b'])})</p>{warnings}

@@ -243,7 +243,8 @@ def chart_svg(entries: list[Entry]) -> str:
         out.append(f'<g class="lc-point" data-run="{html.escape(entry.name)}"><title>{label}</title>'
                    f'<line x1="{cx:.1f}" y1="{y(rate["low"]):.1f}" x2="{cx:.1f}" y2="{y(rate["high"]):.1f}" stroke="#1565c0"/>'
                    f'<circle cx="{cx:.1f}" cy="{y(rate["estimate"]):.1f}" r="5" fill="#1565c0"/>'
-                   f'<text x="{cx + 7:.1f}" y="{y(rate["estimate"]) - 6:.1f}" font-size="10">{html.escape(entry.name)}</text></g>')
+                   f'<text x="{cx + 7:.1f}" y="{y(rate["estimate"]) - 6:.1f}" font-size="10">'
+                   f"{html.escape(entry.name)}</text></g>")
     out.append("</svg>")
     return "".join(out)
 
