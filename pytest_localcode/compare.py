@@ -100,8 +100,8 @@ def check_comparable(a: Run, b: Run, any_dataset: bool = False) -> list[str]:
     if changed:
         raise CompareError(f"{len(changed)} of the {len(common)} common exercises differ between the runs' datasets "
                            f"(e.g. {changed[0]}): compare runs of the same dataset, or pass --any-dataset")
-    commits_a = {r.provenance.get("dataset_commit") for r in a.results} - {None, ""}
-    commits_b = {r.provenance.get("dataset_commit") for r in b.results} - {None, ""}
+    commits_a = {str(r.provenance["dataset_commit"]) for r in a.results if r.provenance.get("dataset_commit")}
+    commits_b = {str(r.provenance["dataset_commit"]) for r in b.results if r.provenance.get("dataset_commit")}
     has_digests = all(runs[0].provenance.get("exercise_digest") for run in (ea, eb) for runs in run.values())
     if commits_a and commits_b and not commits_a & commits_b and not has_digests:
         raise CompareError(f"the runs used different dataset commits ({', '.join(sorted(commits_a))} vs "
@@ -305,8 +305,9 @@ def render(a: Run, b: Run, result: dict[str, Any]) -> str:
         gb = sb["total"] if scope == "total" else sb["languages"][scope]
         lines.append(f"{scope:<11} {_cost_cells(ga, gb)}")
     lines.append("")
-    sections = (("Solved in B, not in A", result["gained"]), ("Solved in A, not in B", result["lost"]),
-                ("Solved in both, on another try", result["other_try"]))
+    sections: tuple[tuple[str, list[str]], ...] = (
+        ("Solved in B, not in A", result["gained"]), ("Solved in A, not in B", result["lost"]),
+        ("Solved in both, on another try", result["other_try"]))
     if method != "one epoch":
         sections = (("Solved more often in B", result["gained"]), ("Solved more often in A", result["lost"]))
     for title, names in sections:

@@ -54,7 +54,8 @@ class ReportPlugin:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         props = dict(report.user_properties)
         if "language" in props and "exercise" in props:
-            self.seen[report.nodeid] = (str(props["language"]), str(props["exercise"]), int(props.get("epoch", 1)))
+            epoch = props.get("epoch", 1)
+            self.seen[report.nodeid] = (str(props["language"]), str(props["exercise"]), epoch if isinstance(epoch, int) else 1)
 
     def results(self) -> list[ExerciseResult]:
         found = []
