@@ -190,6 +190,10 @@ def main(argv: list[str] | None = None) -> int:
         from pytest_localcode.compare import main as compare_main
 
         return compare_main(argv[1:])
+    if argv[:1] == ["leaderboard"]:  # `localcode leaderboard RUN_DIR…`: the harness's runs side by side
+        from pytest_localcode.leaderboard import main as leaderboard_main
+
+        return leaderboard_main(argv[1:])
     try:
         opts, overrides = parse_args(argv)
         if opts.get("help"):

@@ -7,6 +7,7 @@ Try 2 continues try 1's session (saved per exercise, not globally).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -103,9 +104,10 @@ class AgentSolver:
 
     def attempt(self, ctx: TryContext) -> Attempt:
         runner = self.open_shell(ctx)
+        cfg = self.cfg if ctx.seed is None else dataclasses.replace(self.cfg, seed=ctx.seed)
         try:
             agent = Agent(
-                self.cfg,
+                cfg,
                 client=self.client,
                 workspace=ctx.workspace,
                 runner=runner,

@@ -4,7 +4,8 @@ The plugin claims the dataset directory (and any exercise directory given on the
 so pytest never walks into it on its own: the Python track's ``*_test.py`` files must not be
 imported as the project's tests. Items are ``pytest.Function`` subclasses, so fixtures,
 ``--setup-show``, ``--lf`` and xdist work through public API. Every language collector gets the
-node id ``<language>`` whatever path it was reached by, so item ids read ``python::react``.
+node id ``<language>`` whatever path it was reached by, so item ids read ``python::react``; with
+``--epochs K`` an exercise gives K items, ``python::react[1]`` … ``python::react[K]``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from pytest_localcode.epochs import item_name
 from pytest_localcode.errors import LocalcodeError
 from pytest_localcode.exercises import Exercise, load_exercise
 from pytest_localcode.languages import LanguageConf, load_language
@@ -33,18 +35,24 @@ def grade_exercise(localcode_result: Any) -> None:
 
 
 class ExerciseItem(pytest.Function):
-    """One exercise; the agent runs in setup (fixture ``localcode_result``), the verdict in call."""
+    """One exercise in one epoch; the agent runs in setup (fixture ``localcode_result``), the
+    verdict in call."""
 
-    def __init__(self, *, exercise: Exercise, conf: LanguageConf, **kwargs: Any) -> None:
+    def __init__(self, *, exercise: Exercise, conf: LanguageConf, epoch: int = 1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.exercise = exercise
         self.conf = conf
+        self.epoch = epoch
+        if self.name != exercise.slug:
+            # ``react[2]``: give the id the structure pytest parses back from the string form
+            # (params "2"), as a parametrized test's, so --lf matches the cached "python::react[2]".
+            self._id = self.parent.id.child(exercise.slug).with_params(str(epoch))
         self.stash[EXERCISE_KEY] = exercise
         self.add_marker(exercise.language)
         self.keywords[exercise.slug] = True
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.exercise.path, None, self.exercise.name
+        return self.exercise.path, None, f"{self.exercise.language}/{self.name}"
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:  # type: ignore[override]
         if isinstance(excinfo.value, (ExerciseNotSolved, LocalcodeError)):
@@ -72,26 +80,34 @@ class BrokenExercise(pytest.Item):
         return self.path, None, self.name
 
 
-def _item(parent: pytest.Collector, language: str, path: Path) -> pytest.Item:
+def _items(parent: pytest.Collector, language: str, path: Path, epochs: int) -> Iterator[pytest.Item]:
     try:
         conf = load_language(language)
         ex = load_exercise(path, language)
     except LocalcodeError as exc:
-        return BrokenExercise.from_parent(parent, name=path.name, error=str(exc))
-    return ExerciseItem.from_parent(parent, name=ex.slug, callobj=grade_exercise, exercise=ex, conf=conf)
+        yield BrokenExercise.from_parent(parent, name=path.name, error=str(exc))
+        return
+    for epoch in range(1, epochs + 1):
+        yield ExerciseItem.from_parent(parent, name=item_name(ex.slug, epoch, epochs),
+                                       callobj=grade_exercise, exercise=ex, conf=conf, epoch=epoch)
 
 
 class ExerciseDir(pytest.Directory):
-    """One exercise directory. Its node id is ``<language>``, so its item reads ``<language>::<slug>``
-    however it was reached (the dataset, a language directory, or the exercise path itself)."""
+    """One exercise directory. Its node id is ``<language>``, so its items read ``<language>::<slug>``
+    (or ``<language>::<slug>[<epoch>]``) however it was reached (the dataset, a language
+    directory, or the exercise path itself)."""
+
+    epochs = 1
 
     def collect(self) -> Iterator[pytest.Item]:
-        yield _item(self, self.path.parents[2].name, self.path)
+        yield from _items(self, self.path.parents[2].name, self.path, self.epochs)
 
 
-def claim_directory(path: Path, parent: pytest.Collector, dataset: Path) -> pytest.Collector | None:
+def claim_directory(path: Path, parent: pytest.Collector, dataset: Path, epochs: int = 1) -> pytest.Collector | None:
     """Claim every ``<language>/exercises/practice/<slug>`` directory of the dataset: pytest walks
     the directories above it as usual but never descends into an exercise on its own."""
     if path.parent.name == "practice" and path.parent.parent.name == "exercises" and dataset in path.parents:
-        return ExerciseDir.from_parent(parent, path=path, nodeid=path.parents[2].name)
+        directory = ExerciseDir.from_parent(parent, path=path, nodeid=path.parents[2].name)
+        directory.epochs = epochs
+        return directory
     return None

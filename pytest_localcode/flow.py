@@ -72,10 +72,14 @@ def run_exercise(
     tries: int,
     model: str,
     provenance: dict | None = None,
+    epoch: int = 1,
+    epochs: int = 1,
+    seed: int | None = None,
 ) -> ExerciseResult:
     started = time.time()
     clock = time.monotonic()
-    result = ExerciseResult(ex.language, ex.slug, model, max_tries=tries, started=started, provenance=provenance or {})
+    result = ExerciseResult(ex.language, ex.slug, model, max_tries=tries, started=started, provenance=provenance or {},
+                            epoch=epoch, epochs=epochs, seed=seed)
     workspace = item_dir / "workspace" / ex.slug
     lay = create_workspace(ex, conf, workspace)
     grade_dir = item_dir / "grade" / ex.slug
@@ -83,7 +87,7 @@ def run_exercise(
     last: TestRun | None = None
     try:
         for number in range(1, tries + 1):
-            ctx = TryContext(ex, conf, workspace, item_dir, number, prompt, lay.protected)
+            ctx = TryContext(ex, conf, workspace, item_dir, number, prompt, lay.protected, seed)
             t0 = time.monotonic()
             attempt = solver.attempt(ctx)
             agent_s = time.monotonic() - t0

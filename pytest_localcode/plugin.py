@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from pytest_localcode import collect
+from pytest_localcode.epochs import epoch_dir, epoch_seed
 from pytest_localcode.errors import LocalcodeError
 from pytest_localcode.flow import run_exercise
 from pytest_localcode.grading import Grader
@@ -39,6 +40,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="continue the latest run of this model, skipping finished exercises")
     group.addoption("--tries", dest="localcode_tries", type=int, default=2, metavar="N",
                     help="tries per exercise; try 2+ gets the test failures (default 2)")
+    group.addoption("--epochs", dest="localcode_epochs", type=int, default=1, metavar="K",
+                    help="run every exercise K times, each in its own workspace and agent session, with the "
+                         "sampling seed varied per epoch (default 1); the reports give intervals, pass@k, pass^k")
+    group.addoption("--seed", dest="localcode_seed", type=int, default=None, metavar="N",
+                    help="sampling seed of epoch 1 (epoch k uses N+k-1; default: the agent config's seed, else 1)")
     group.addoption("--sandbox", dest="localcode_sandbox", default="auto", metavar="KIND",
                     help="where tests and the shell tool run: docker, local (bubblewrap) or auto (default)")
     group.addoption("--server-url", dest="localcode_server_url", metavar="URL",
@@ -67,7 +73,9 @@ def pytest_configure(config: pytest.Config) -> None:
     else:
         settings = resolve(config)
     if settings.model not in PSEUDO_MODELS:
-        agent_config(settings.model)  # fail fast on an unknown or malformed config
+        cfg = agent_config(settings.model)  # fail fast on an unknown or malformed config
+        if settings.seed is None:
+            settings.seed = cfg.seed
     config.stash[SETTINGS_KEY] = settings
     if config.args_source != pytest.Config.ArgsSource.ARGS:
         config.args = [str(settings.dataset)]
@@ -148,7 +156,7 @@ def pytest_collect_directory(path: Path, parent: pytest.Collector) -> pytest.Col
     settings = parent.config.stash.get(SETTINGS_KEY, None)
     if settings is None:
         return None
-    return collect.claim_directory(path, parent, settings.dataset)
+    return collect.claim_directory(path, parent, settings.dataset, settings.epochs)
 
 
 # -- fixtures ----------------------------------------------------------------------------------
@@ -200,7 +208,8 @@ def localcode_provenance(localcode_settings: Settings) -> dict[str, Any]:
 
     settings = localcode_settings
     info: dict[str, Any] = {"model": settings.model, "git_commit": git_commit(PROJECT_DIR), "sandbox": settings.sandbox,
-                            "server_url": settings.server_url, "tries": settings.tries}
+                            "server_url": settings.server_url, "tries": settings.tries, "epochs": settings.epochs,
+                            "dataset_commit": git_commit(settings.dataset)}
     if settings.model not in PSEUDO_MODELS:
         cfg = agent_config(settings.model)
         info["agent_config"] = cfg.name
@@ -220,16 +229,19 @@ def localcode_result(
     item = request.node
     if not isinstance(item, collect.ExerciseItem):
         pytest.skip("localcode_result is for exercise items")
+    from pytest_localcode.report.provenance import exercise_digest
+
     ex = item.exercise
     settings = localcode_settings
-    item_dir = settings.run_dir / ex.language / ex.slug
+    item_dir = epoch_dir(settings.run_dir, ex.language, ex.slug, item.epoch)
     prior = load(item_dir)
     if prior is not None and prior.complete and prior.model == settings.model:
         result = prior
         item.user_properties.append(("resumed", True))
     else:
         grader = Grader(localcode_sandboxes, worker=worker_id(), timeout=settings.test_timeout)
-        result = run_with_recovery(item, settings, localcode_solver, grader, item_dir, localcode_provenance)
+        provenance = {**localcode_provenance, "exercise_digest": exercise_digest(ex.path, ex.files())}
+        result = run_with_recovery(item, settings, localcode_solver, grader, item_dir, provenance)
     item.stash[RESULT_KEY] = result
     item.user_properties.extend(properties(result))
     if result.error:
@@ -243,9 +255,11 @@ def run_with_recovery(item: Any, settings: Settings, solver: Solver, grader: Gra
     from pytest_localcode.agent_solver import ServerLost, server_healthy
     from pytest_localcode.server.owner import server_failed, wait_after_loss
 
+    seed = None if settings.model in PSEUDO_MODELS else epoch_seed(settings.seed, item.epoch)
+
     def once() -> ExerciseResult:
         return run_exercise(item.exercise, item.conf, solver, grader, item_dir, tries=settings.tries, model=settings.model,
-                            provenance=provenance)
+                            provenance=provenance, epoch=item.epoch, epochs=settings.epochs, seed=seed)
 
     for chance in (1, 2):
         try:
@@ -282,6 +296,7 @@ def properties(result: ExerciseResult) -> list[tuple[str, Any]]:
     props: list[tuple[str, Any]] = [
         ("language", result.language),
         ("exercise", result.exercise),
+        ("epoch", result.epoch),
         ("status", result.status),
         ("tries_used", len(result.tries)),
         ("tests_defined", int(last.get("defined", 0))),
@@ -303,6 +318,8 @@ def properties(result: ExerciseResult) -> list[tuple[str, Any]]:
         ("tool_errors", row["tool_errors_total"]),
         ("refused_access", len(result.refused_paths)),
     ]
+    if result.seed is not None:
+        props.append(("seed", result.seed))
     if result.refused_paths:
         props.append(("refused_paths", "; ".join(result.refused_paths[:20])))
     for record in result.tries:

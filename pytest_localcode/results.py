@@ -63,11 +63,19 @@ class ExerciseResult:
     transcript: list[dict[str, Any]] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict)
     commit: str = field(default_factory=project_commit)  # the harness version that produced it
+    epoch: int = 1  # which of the run's epochs this is (see pytest_localcode.epochs)
+    epochs: int = 1  # how many the run asked for
+    seed: int | None = None  # the sampling seed the agent sent (None: pseudo-models)
 
     # -- verdicts ---------------------------------------------------------------------------
     @property
     def name(self) -> str:
         return f"{self.language}/{self.exercise}"
+
+    @property
+    def run_name(self) -> str:
+        """The exercise and its epoch: ``python/react``, or ``python/react[2]`` in a multi-epoch run."""
+        return self.name if self.epochs == 1 else f"{self.name}[{self.epoch}]"
 
     @property
     def solved_on(self) -> int | None:
@@ -97,7 +105,7 @@ class ExerciseResult:
         last = self.tries[-1] if self.tries else None
         if last is None:
             return "not run"
-        return f"{self.name}: not solved in {len(self.tries)} tries; last: {last.tests.get('reason', last.outcome)}"
+        return f"{self.run_name}: not solved in {len(self.tries)} tries; last: {last.tests.get('reason', last.outcome)}"
 
     def totals(self, key: str) -> float:
         return sum(float(t.agent.get(key, 0) or 0) for t in self.tries)
@@ -145,6 +153,9 @@ class ExerciseResult:
             "language": self.language,
             "status": self.status,
             "max_tries": self.max_tries,
+            "epoch": self.epoch,
+            "epochs": self.epochs,
+            "seed": self.seed,
             "error": self.error,
             "wall_seconds": self.wall_seconds,
             "started": self.started,
@@ -177,6 +188,9 @@ class ExerciseResult:
             transcript=own.get("transcript", []),
             provenance=own.get("provenance", {}),
             commit=str(data.get("commit_hash") or ""),
+            epoch=int(own.get("epoch", 1)),
+            epochs=int(own.get("epochs", 1)),
+            seed=own.get("seed"),
         )
 
 

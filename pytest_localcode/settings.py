@@ -34,6 +34,8 @@ class Settings:
     resumed_from: str | None = None
     server_info: dict[str, Any] | None = None  # the owned server's command, version, model file
     external_server: bool = False  # --server-url: not ours to restart
+    epochs: int = 1  # runs of every exercise, each its own workspace and agent session
+    seed: int | None = None  # epoch 1's sampling seed (--seed, else the agent config's; see epochs.py)
 
     def to_workerinput(self) -> dict[str, Any]:
         data = asdict(self)
@@ -72,6 +74,9 @@ def resolve(config: pytest.Config) -> Settings:
     tries = opt("localcode_tries")
     if tries < 1:
         raise pytest.UsageError(f"--tries must be at least 1 (got {tries})")
+    epochs = opt("localcode_epochs")
+    if epochs < 1:
+        raise pytest.UsageError(f"--epochs must be at least 1 (got {epochs}): it is how many times every exercise runs")
     sandbox = opt("localcode_sandbox")
     if sandbox not in SANDBOX_KINDS:
         raise pytest.UsageError(f"--sandbox must be one of {', '.join(SANDBOX_KINDS)} (got {sandbox!r})")
@@ -118,6 +123,8 @@ def resolve(config: pytest.Config) -> Settings:
         max_tokens=opt("localcode_max_tokens"),
         test_timeout=test_timeout,
         resumed_from=resumed_from,
+        epochs=epochs,
+        seed=opt("localcode_seed"),
     )
 
 

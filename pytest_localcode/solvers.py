@@ -38,6 +38,7 @@ class TryContext:
     number: int
     prompt: str
     read_only: frozenset[str]
+    seed: int | None = None  # the epoch's sampling seed (see pytest_localcode.epochs)
 
 
 class Solver(Protocol):

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pytest_localcode.stats import wilson_interval
+
 COUNTERS = (
     ("error_outputs", "num_error_outputs"),
     ("user_asks", "num_user_asks"),
@@ -59,3 +61,11 @@ def aider_stats(records: list[dict[str, Any]], max_tries: int = 0, total_tests: 
         values = sorted({str(r[key]) for r in records if r.get(key)})
         stats[key] = ", ".join(values)
     return dict(sorted(stats.items()))
+
+
+def aider_intervals(stats: dict[str, Any]) -> dict[str, Any]:
+    """95 % Wilson intervals for each ``pass_rate_i`` (Aider prints none; its rates are pooled
+    proportions of the completed exercises, so Wilson's is the interval that fits them)."""
+    cases = int(stats.get("test_cases") or 0)
+    return {f"pass_rate_{i}": wilson_interval(int(stats[f"pass_num_{i}"]), cases).to_json()
+            for i in range(1, 100) if f"pass_num_{i}" in stats}

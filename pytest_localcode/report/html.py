@@ -3,7 +3,9 @@
 pytest-html sorts a column by comparing the cells' inner HTML as strings, so every numeric cell
 starts with a hidden, zero-padded sort key. Details (transcript, final test output, solution
 diff) are inline ``<details>`` blocks — not ``data:`` links, which browsers refuse to open — so
-the self-contained report stays one shareable file.
+the self-contained report stays one shareable file. The run summary is HTML tables (rates with
+their intervals, epochs, cost) and a per-language chart with the intervals drawn; the model,
+server and sampling replace pytest-html's generic environment table at the top of the page.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import html
 import json
 from typing import Any
 
+from pytest_localcode.report.summary import OUTCOMES, TRY_RATES
+from pytest_localcode.report.text import MAX_K_SHOWN, energy_line, interval_text, method_text
 from pytest_localcode.results import ExerciseResult
 
 COLUMNS = (  # (sort key, title, title tooltip)
@@ -25,8 +29,9 @@ COLUMNS = (  # (sort key, title, title tooltip)
 )
 MESSAGE_CHARS = 3000
 TRANSCRIPT_CHARS = 150_000
+# Verdicts in display order, with their colours: a new verdict is one more entry.
 OUTCOME_COLOURS = {"pass@1": "#2e7d32", "pass@2": "#558b2f", "fail": "#c62828", "error": "#ef6c00"}
-OUTCOME_ORDER = {"pass@1": 0, "pass@2": 1, "fail": 2, "error": 3}
+OUTCOME_ORDER = {status: i for i, status in enumerate(OUTCOME_COLOURS)}
 
 
 def sort_key(value: float) -> str:
@@ -108,38 +113,187 @@ def details_html(result: ExerciseResult) -> str:
     return "".join(blocks)
 
 
+def _esc(value: Any) -> str:
+    return html.escape(str(value))
+
+
+RATE_COLOURS = {"pass@1": "#1565c0", "pass@2": "#90caf9"}
+
+
 def chart_svg(summary: dict[str, Any]) -> str:
-    """Per-language pass@1 / pass@2 bars, as inline SVG (no plotting dependency)."""
+    """Per-language pass@1 / pass@2 bars with their 95 % intervals as error bars (inline SVG)."""
     languages = list(summary["languages"].items()) + [("total", summary["total"])]
     bar_w, gap, height, top = 26, 22, 160, 20
-    width = len(languages) * (2 * bar_w + gap) + 40
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 60}" role="img" '
-           f'aria-label="pass rate per language">']
+    width = max(len(languages) * (len(TRY_RATES) * bar_w + gap) + 40, 380)  # room for the legend
+    out = [f'<svg class="lc-chart" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 60}" role="img" '
+           f'aria-label="pass rate per language with 95% intervals">']
     out.append(f'<line x1="30" y1="{top + height}" x2="{width}" y2="{top + height}" stroke="#888"/>')
     for pct in (0, 50, 100):
         y = top + height - height * pct / 100
         out.append(f'<text x="0" y="{y + 4:.0f}" font-size="10">{pct}%</text>')
+
+    def y_of(value: float) -> float:
+        return top + height - height * value / 100
+
     for i, (name, g) in enumerate(languages):
-        x = 35 + i * (2 * bar_w + gap)
-        for j, (key, colour) in enumerate((("pass_rate_1", "#1565c0"), ("pass_rate_2", "#90caf9"))):
-            h = height * g[key] / 100
-            out.append(f'<rect x="{x + j * bar_w}" y="{top + height - h:.1f}" width="{bar_w - 2}" height="{h:.1f}" '
-                       f'fill="{colour}"><title>{html.escape(name)} {key.replace("pass_rate_", "pass@")}: {g[key]}%</title></rect>')
-            out.append(f'<text x="{x + j * bar_w}" y="{top + height - h - 3:.1f}" font-size="9">{g[key]:.0f}</text>')
-        out.append(f'<text x="{x}" y="{top + height + 14}" font-size="11">{html.escape(name)}</text>')
+        x = 35 + i * (len(TRY_RATES) * bar_w + gap)
+        for j, (rate_name, _) in enumerate(TRY_RATES):
+            figure = g["rates"][rate_name]
+            value, low, high = figure["estimate"], figure["low"], figure["high"]
+            h = height * value / 100
+            left = x + j * bar_w
+            label = f"{name} {rate_name}: {interval_text(figure)} (95% {figure['method']})"
+            out.append(f'<rect class="lc-bar" data-rate="{rate_name}" data-scope="{_esc(name)}" x="{left}" '
+                       f'y="{top + height - h:.1f}" width="{bar_w - 2}" height="{h:.1f}" fill="{RATE_COLOURS[rate_name]}">'
+                       f"<title>{_esc(label)}</title></rect>")
+            mid = left + (bar_w - 2) / 2
+            out.append(f'<g class="lc-errorbar" data-rate="{rate_name}" data-scope="{_esc(name)}" data-low="{low:.4f}" '
+                       f'data-high="{high:.4f}" stroke="#222" stroke-width="1.2"><title>{_esc(label)}</title>'
+                       f'<line x1="{mid:.1f}" y1="{y_of(low):.1f}" x2="{mid:.1f}" y2="{y_of(high):.1f}"/>'
+                       f'<line x1="{mid - 5:.1f}" y1="{y_of(low):.1f}" x2="{mid + 5:.1f}" y2="{y_of(low):.1f}"/>'
+                       f'<line x1="{mid - 5:.1f}" y1="{y_of(high):.1f}" x2="{mid + 5:.1f}" y2="{y_of(high):.1f}"/></g>')
+            out.append(f'<text x="{left}" y="{y_of(high) - 3:.1f}" font-size="9">{value:.0f}</text>')
+        out.append(f'<text x="{x}" y="{top + height + 14}" font-size="11">{_esc(name)}</text>')
     legend_y = top + height + 34
-    out.append(f'<rect x="35" y="{legend_y - 9}" width="10" height="10" fill="#1565c0"/><text x="50" y="{legend_y}" font-size="11">pass@1</text>')
-    out.append(f'<rect x="110" y="{legend_y - 9}" width="10" height="10" fill="#90caf9"/><text x="125" y="{legend_y}" font-size="11">pass@2 (solved by try 2)</text>')
+    out.append(f'<rect x="35" y="{legend_y - 9}" width="10" height="10" fill="{RATE_COLOURS["pass@1"]}"/>'
+               f'<text x="50" y="{legend_y}" font-size="11">pass@1</text>')
+    out.append(f'<rect x="110" y="{legend_y - 9}" width="10" height="10" fill="{RATE_COLOURS["pass@2"]}"/>'
+               f'<text x="125" y="{legend_y}" font-size="11">pass@2 (solved by try 2); bars: 95% interval</text>')
     out.append("</svg>")
     return "".join(out)
 
 
-def summary_html(summary: dict[str, Any], provenance: dict[str, Any], text: str) -> list[str]:
+TABLE_STYLE = ('<style>.lc-table{border-collapse:collapse;margin:.5em 0 1em}.lc-table th,.lc-table td{border:1px solid #ccc;'
+               'padding:2px 8px;text-align:right}.lc-table td:first-child,.lc-table th:first-child{text-align:left}'
+               '.lc-table tr.lc-total td{font-weight:bold}.lc-ci{color:#666;font-size:90%}</style>')
+
+
+def _cell(value: Any, cls: str = "") -> str:
+    return f'<td class="{cls}">{value}</td>' if cls else f"<td>{value}</td>"
+
+
+def interval_cell(figure: dict[str, Any] | None, count: str = "") -> str:
+    """``count 50.0 [31.4, 68.6]`` as HTML, the interval in its own span (and data attributes)."""
+    if not figure:
+        return "-"
+    prefix = f'<span class="lc-count">{_esc(count)}</span> ' if count else ""
+    return (f'{prefix}<span class="lc-est">{figure["estimate"]:.1f}</span> <span class="lc-ci" '
+            f'data-low="{figure["low"]}" data-high="{figure["high"]}">[{figure["low"]:.1f}, {figure["high"]:.1f}]</span>')
+
+
+def _html_table(cls: str, header: list[str], rows: list[tuple[str, list[str]]]) -> str:
+    head = "".join(f"<th>{_esc(h)}</th>" for h in header)
+    total = ' class="lc-total"'
+    body = "".join(f'<tr data-scope="{_esc(name)}"{total if name == "total" else ""}>'
+                   + "".join(_cell(c) for c in cells) + "</tr>" for name, cells in rows)
+    return f'<table class="lc-table {cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _scopes(summary: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [*summary["languages"].items(), ("total", summary["total"])]
+
+
+def rates_html(summary: dict[str, Any]) -> str:
+    header = ["language", "exercises", "runs", *(f"{name} % [95% CI]" for name, _ in TRY_RATES),
+              *(status for status, _ in OUTCOMES)]
+    rows = []
+    for name, g in _scopes(summary):
+        cells = [_esc(name), str(g["exercises"]), str(g["attempts"])]
+        cells += [interval_cell(g["rates"][rate], str(g[f"pass_{number}"])) for rate, number in TRY_RATES]
+        cells += [str(g[key]) for _, key in OUTCOMES]
+        rows.append((name, cells))
+    return _html_table("lc-rates", header, rows)
+
+
+def epochs_html(summary: dict[str, Any]) -> str:
+    k_max = max((int(k) for k in summary["total"].get("pass_at_k", {})), default=0)
+    ks = [k for k in range(1, k_max + 1) if k <= MAX_K_SHOWN or k == k_max]
+    header = ["language", *(f"pass@{k}" for k in ks), *(f"pass^{k}" for k in ks if k > 1)]
+    rows = []
+    for name, g in _scopes(summary):
+        cells = [_esc(name)] + [interval_cell(g.get("pass_at_k", {}).get(str(k))) for k in ks]
+        cells += [interval_cell(g.get("pass_hat_k", {}).get(str(k))) for k in ks if k > 1]
+        rows.append((name, cells))
+    return _html_table("lc-epochs", header, rows)
+
+
+def cost_html(summary: dict[str, Any]) -> str:
+    def per(cost: dict[str, Any], key: str, fmt: str) -> str:
+        solved = fmt.format(cost["per_solved"][key]) if cost["per_solved"] else "-"
+        attempt = fmt.format(cost["per_attempt"][key]) if cost["per_attempt"] else "-"
+        return f'{solved} <span class="lc-ci">({attempt})</span>'
+
+    header = ["language", "solved / runs", "prompt tok", "compl tok", "agent s", "test s", "s / run", "decode tok/s"]
+    rows = []
+    for name, g in _scopes(summary):
+        c = g["cost"]
+        rows.append((name, [_esc(name), f"{c['solved']}/{c['attempts']}", per(c, "prompt_tokens", "{:,.0f}"),
+                            per(c, "completion_tokens", "{:,.0f}"), per(c, "agent_seconds", "{:.1f}"),
+                            per(c, "test_seconds", "{:.1f}"), f"{g['seconds_per_exercise']:.1f}", f"{g['decode_tps']:.1f}"]))
+    return _html_table("lc-cost", header, rows)
+
+
+def flaky_html(summary: dict[str, Any]) -> str:
+    items = "".join(f'<li data-exercise="{_esc(name)}">{_esc(name)}: {e["solved_epochs"]}/{e["epochs"]} epochs solved '
+                    f"({_esc(' '.join(e['outcomes_by_epoch']))})</li>"
+                    for name in summary.get("flaky") or [] for e in [summary["exercises"][name]])
+    return f'<h3>Flaky exercises ({len(summary.get("flaky") or [])})</h3><ul class="lc-flaky">{items or "<li>none</li>"}</ul>'
+
+
+def summary_html(summary: dict[str, Any], provenance: dict[str, Any]) -> list[str]:
     prov = json.dumps(provenance, indent=1, default=str)
-    return [
-        '<div class="lc-summary"><h2>localcode</h2>',
-        chart_svg(summary),
-        f"<details open><summary>Results table</summary>{_pre(text)}</details>",
-        f"<details><summary>Provenance (model file, server command, agent config, machine)</summary>{_pre(prov)}</details>",
-        "</div>",
-    ]
+    parts = ['<div class="lc-summary"><h2>localcode</h2>', TABLE_STYLE, chart_svg(summary),
+             "<h3>Pass rates</h3>", rates_html(summary), f'<p class="lc-method">{_esc(method_text(summary))}</p>']
+    if summary.get("multi_epoch"):
+        parts += ["<h3>Epochs: pass@k (solved in at least one of k) and pass^k (solved in all k)</h3>",
+                  epochs_html(summary), flaky_html(summary)]
+    parts += ["<h3>Cost per solved exercise run (per exercise run)</h3>", cost_html(summary),
+              f'<p class="lc-energy">{_esc(energy_line(summary.get("energy") or {}))}</p>',
+              f"<details><summary>Provenance (model file, server command, agent config, machine)</summary>{_pre(prov)}</details>",
+              "</div>"]
+    return parts
+
+
+def run_environment(provenance: dict[str, Any]) -> dict[str, Any]:
+    """What identifies the run, for the table at the top of the report (values are HTML)."""
+    server = provenance.get("server") or {}
+    gguf = server.get("gguf") or {}
+    agent = provenance.get("agent_config") or {}
+    env: dict[str, Any] = {"Model": _esc(provenance.get("model"))}
+    if agent.get("name"):
+        env["Agent config"] = _esc(agent["name"])
+    if server.get("model_path"):
+        size = f", {server['model_bytes']:,} bytes" if server.get("model_bytes") else ""
+        env["Model file"] = _esc(f"{server['model_path']}{size}")
+    if gguf.get("quantization"):
+        env["Quantization"] = _esc(f"{gguf['quantization']}, {gguf.get('size_label') or '?'} parameters, "
+                                   f"{gguf.get('architecture') or '?'}")
+    if server.get("command"):
+        env["Server"] = _esc(f"{server.get('version') or server.get('kind') or ''}: {' '.join(server['command'])}")
+    elif server.get("url"):
+        env["Server"] = _esc(f"external, {server['url']}")
+    sampling = provenance.get("sampling") or {}
+    env["Sampling"] = {_esc(k): _esc(v) for k, v in sampling.items()} if sampling else "server defaults"
+    env["Epochs"] = _esc(f"{provenance.get('epochs', 1)}" + (f", seed of epoch k: {provenance['seed']} + k - 1"
+                                                              if provenance.get("seed") is not None else ""))
+    env["Tries"] = _esc(provenance.get("tries"))
+    env["Sandbox"] = _esc(provenance.get("sandbox"))
+    env["Dataset"] = _esc(f"{provenance.get('dataset')} @ {provenance.get('dataset_commit') or 'unknown commit'}")
+    env["Harness commit"] = _esc(provenance.get("git_commit") or "unknown")
+    machine = provenance.get("machine") or {}
+    env["Machine"] = _esc(f"{machine.get('cpu', '?')}, {machine.get('cpus')} cores, {machine.get('ram_gib', '?')} GiB"
+                          + (f", {'; '.join(machine['gpu'])}" if machine.get("gpu") else ""))
+    return env
+
+
+def replace_environment(config: Any, provenance: dict[str, Any]) -> None:
+    """Make pytest-html's environment table (filled from pytest-metadata) show this run."""
+    try:
+        from pytest_metadata.plugin import metadata_key
+    except ImportError:
+        return
+    metadata = config.stash.get(metadata_key, None)
+    if metadata is None:
+        return
+    metadata.clear()
+    metadata.update(run_environment(provenance))

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from pytest_localcode import energy
+from pytest_localcode.epochs import epoch_dir
 from pytest_localcode.report import html as html_report
 from pytest_localcode.report.provenance import collect as collect_provenance
 from pytest_localcode.report.summary import summarize
@@ -25,34 +27,61 @@ class ReportPlugin:
     def __init__(self, settings: Settings, config: pytest.Config):
         self.settings = settings
         self.config = config
-        self.seen: dict[str, tuple[str, str]] = {}  # nodeid -> (language, exercise)
+        self.seen: dict[str, tuple[str, str, int]] = {}  # nodeid -> (language, exercise, epoch)
         self.summary: dict[str, Any] | None = None
         self.provenance: dict[str, Any] = {}
         self.text = ""
+        self.energy: tuple[Any, dict[str, Any]] | None = None  # (record path, start reading)
+        self.selected: int | None = None  # exercise runs this session set out to do
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """Read the energy counters, and put the run's model, server and sampling where pytest-html
+        shows its environment table, at the top of the report."""
+        config = session.config
+        if config.option.collectonly or config.getoption("setupplan", False):
+            return
+        self.energy = energy.start_session(self.settings.run_dir)
+        html_report.replace_environment(config, collect_provenance(self.settings, self.settings.sandbox, []))
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if session.items:  # with xdist the workers collect; see below
+            self.selected = len(session.items)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        self.selected = max(self.selected or 0, len(ids))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         props = dict(report.user_properties)
         if "language" in props and "exercise" in props:
-            self.seen[report.nodeid] = (str(props["language"]), str(props["exercise"]))
+            epoch = props.get("epoch", 1)
+            self.seen[report.nodeid] = (str(props["language"]), str(props["exercise"]), epoch if isinstance(epoch, int) else 1)
 
     def results(self) -> list[ExerciseResult]:
         found = []
-        for language, exercise in sorted(set(self.seen.values())):
-            result = load(self.settings.run_dir / language / exercise)
+        for language, exercise, epoch in sorted(set(self.seen.values())):
+            result = load(epoch_dir(self.settings.run_dir, language, exercise, epoch))
             if result is not None:
                 found.append(result)
         return found
 
+    def record_energy(self) -> None:
+        if self.energy is not None:
+            energy.finish_session(*self.energy)
+            self.energy = None
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self.record_energy()
         results = self.results()
         if not results:
             return
-        self.provenance = collect_provenance(self.settings, describe_sandbox(self.settings.sandbox),
-                                             list(session.config.invocation_params.args))
-        self.summary = summarize(results)
-        self.text = render(self.summary, self.provenance)
         run_dir = self.settings.run_dir
+        self.provenance = collect_provenance(self.settings, describe_sandbox(self.settings.sandbox),
+                                             list(session.config.invocation_params.args), selected=self.selected)
+        html_report.replace_environment(session.config, self.provenance)  # again: xdist merges workers' metadata in
+        self.summary = summarize(results, energy.load_sessions(run_dir))
+        self.text = render(self.summary, self.provenance)
         run_dir.mkdir(parents=True, exist_ok=True)
         write_atomic(run_dir / "summary.json", {"provenance": self.provenance, **self.summary})
         (run_dir / "benchmark_results.txt").write_text(self.text, encoding="utf-8")
@@ -81,7 +110,7 @@ class ReportPlugin:
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str], session: Any) -> None:
         if self.summary is not None:
-            postfix.extend(html_report.summary_html(self.summary, self.provenance, self.text))
+            postfix.extend(html_report.summary_html(self.summary, self.provenance))
 
 
 def describe_sandbox(kind: str) -> str:

@@ -7,6 +7,7 @@ and its sampling settings, the project's git commit, the dataset's commit, and t
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import platform
 import shutil
@@ -35,6 +36,18 @@ def git_commit(path: Path, short: bool = False) -> str:
     if out.returncode != 0:
         return ""
     return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def exercise_digest(path: Path, files: list[str]) -> str:
+    """A fingerprint of an exercise's files (names and contents): two runs can be compared
+    exercise by exercise only where their exercises were the same."""
+    digest = hashlib.sha256()
+    for rel in files:
+        file = path / rel
+        digest.update(rel.encode() + b"\0")
+        digest.update(os.readlink(file).encode() if file.is_symlink() else file.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()[:16]
 
 
 def machine() -> dict[str, Any]:
@@ -74,9 +87,16 @@ def agent_section(model: str) -> dict[str, Any]:
     return {"config": resolved, "sampling": sampling}
 
 
-def collect(settings: Any, sandbox: str, args: list[str]) -> dict[str, Any]:
+def collect(settings: Any, sandbox: str, args: list[str], selected: int | None = None) -> dict[str, Any]:
+    """The run's provenance; ``selected``: how many exercise runs (exercises x epochs) this
+    session set out to do (what a leaderboard compares with the results to flag a partial run)."""
+    from pytest_localcode.epochs import epoch_seed
+    from pytest_localcode.gguf import describe as gguf_describe
+
     agent = agent_section(settings.model)
     server = settings.server_info or ({"url": settings.server_url, "kind": "external"} if settings.server_url else None)
+    if server and server.get("model_path"):
+        server = {**server, "gguf": gguf_describe(server["model_path"])}
     return {
         "model": settings.model,
         "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
@@ -85,6 +105,9 @@ def collect(settings: Any, sandbox: str, args: list[str]) -> dict[str, Any]:
         "dataset": str(settings.dataset),
         "dataset_commit": git_commit(settings.dataset),
         "tries": settings.tries,
+        "epochs": settings.epochs,
+        "seed": None if agent["config"] is None else epoch_seed(settings.seed, 1),
+        "selected": selected,
         "sandbox": sandbox,
         "run_dir": str(settings.run_dir),
         "command": args,

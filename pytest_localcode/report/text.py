@@ -1,47 +1,107 @@
-"""The run's results as text: the terminal summary and ``benchmark_results.txt`` (same text)."""
+"""The run's results as text: the terminal summary and ``benchmark_results.txt`` (same text).
+
+Every rate is shown with its 95 % interval, ``50.0 [31.4, 68.6]`` (percent); the line under the
+table says how the intervals were computed. Numbers come from the summary as they are, rounded
+only here, for display.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-COLUMNS = (
-    ("language", 11, "{}"),
-    ("n", 4, "{:d}"),
-    ("pass@1", 13, "{}"),
-    ("pass@2", 13, "{}"),
-    ("fail", 5, "{:d}"),
-    ("error", 5, "{:d}"),
-    ("s/ex", 7, "{:.1f}"),
-    ("prompt tok", 11, "{:,d}"),
-    ("compl tok", 10, "{:,d}"),
-    ("prefill t/s", 11, "{:.1f}"),
-    ("decode t/s", 10, "{:.1f}"),
-    ("tool calls", 10, "{:d}"),
-    ("tool err", 8, "{:d}"),
-)
+from pytest_localcode.report.summary import OUTCOMES, TRY_RATES
+
+MAX_K_SHOWN = 5  # epoch columns in the text (summary.json has every k)
 
 
-def _row(name: str, g: dict[str, Any]) -> str:
-    values = (
-        name,
-        g["exercises"],
-        f"{g['pass_1']} ({g['pass_rate_1']:.1f}%)",
-        f"{g['pass_2']} ({g['pass_rate_2']:.1f}%)",
-        g["failed"],
-        g["errors"],
-        g["seconds_per_exercise"],
-        int(g["prompt_tokens"]),
-        int(g["completion_tokens"]),
-        g["prefill_tps"],
-        g["decode_tps"],
-        int(g["tool_calls_total"]),
-        int(g["tool_errors_total"]),
-    )
-    cells = []
-    for (_, width, fmt), value in zip(COLUMNS, values, strict=True):
-        text = fmt.format(value)
-        cells.append(text.ljust(width) if not cells else text.rjust(width))
-    return " ".join(cells)
+def interval_text(figure: dict[str, Any] | None) -> str:
+    """``50.0 [31.4, 68.6]`` from an interval record (percent), ``-`` when there is none."""
+    if not figure:
+        return "-"
+    return f"{figure['estimate']:.1f} [{figure['low']:.1f}, {figure['high']:.1f}]"
+
+
+def method_text(summary: dict[str, Any]) -> str:
+    if summary.get("multi_epoch"):
+        from pytest_localcode.stats import RESAMPLES, SEED
+
+        return (f"95% intervals: bootstrap over exercises stratified by language ({RESAMPLES} resamples, seed {SEED}; "
+                f"percentile, at least Wilson at the effective sample size); rates are means of per-exercise solve rates")
+    return "95% intervals: Wilson score; a rate is solved exercises / exercises"
+
+
+def _table(header: list[tuple[str, int]], rows: list[list[str]]) -> list[str]:
+    def line(cells: list[str]) -> str:
+        return " ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, (_, w)) in enumerate(zip(cells, header, strict=True)))
+
+    head = line([name for name, _ in header])
+    body = [line(r) for r in rows[:-1]]
+    return [head, "-" * len(head), *body, "-" * len(head), line(rows[-1])]
+
+
+def _scopes(summary: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [*summary["languages"].items(), ("total", summary["total"])]
+
+
+def rates_table(summary: dict[str, Any]) -> list[str]:
+    header = [("language", 11), ("n", 4), ("runs", 5)]
+    header += [(f"{name} % [95% CI]", 27) for name, _ in TRY_RATES]
+    header += [(status, 5) for status, _ in OUTCOMES]
+    rows = []
+    for name, g in _scopes(summary):
+        cells = [name, str(g["exercises"]), str(g["attempts"])]
+        for rate_name, number in TRY_RATES:
+            cells.append(f"{g[f'pass_{number}']}/{g['attempts']} {interval_text(g['rates'][rate_name])}")
+        cells += [str(g[key]) for _, key in OUTCOMES]
+        rows.append(cells)
+    return _table(header, rows)
+
+
+def epochs_table(summary: dict[str, Any]) -> list[str]:
+    """pass@k and pass^k per language for k = 1..K (K > 5: 1..5 and K)."""
+    k_max = max((int(k) for k in summary["total"].get("pass_at_k", {})), default=0)
+    ks = [k for k in range(1, k_max + 1) if k <= MAX_K_SHOWN or k == k_max]
+    header = [("language", 11)] + [(f"pass@{k}", 19) for k in ks] + [(f"pass^{k}", 19) for k in ks if k > 1]
+    rows = []
+    for name, g in _scopes(summary):
+        cells = [name] + [interval_text(g.get("pass_at_k", {}).get(str(k))) for k in ks]
+        cells += [interval_text(g.get("pass_hat_k", {}).get(str(k))) for k in ks if k > 1]
+        rows.append(cells)
+    return _table(header, rows)
+
+
+def _per(cost: dict[str, Any], key: str, fmt: str) -> str:
+    solved = cost["per_solved"][key] if cost["per_solved"] else None
+    attempt = cost["per_attempt"][key] if cost["per_attempt"] else None
+    return f"{fmt.format(solved) if solved is not None else '-'} ({fmt.format(attempt) if attempt is not None else '-'})"
+
+
+def cost_table(summary: dict[str, Any]) -> list[str]:
+    header = [("language", 11), ("solved", 9), ("prompt tok", 20), ("compl tok", 17), ("agent s", 15),
+              ("test s", 13), ("s/run", 7), ("prefill t/s", 11), ("decode t/s", 10), ("tool calls", 10),
+              ("tool err", 8)]
+    rows = []
+    for name, g in _scopes(summary):
+        c = g["cost"]
+        rows.append([name, f"{c['solved']}/{c['attempts']}", _per(c, "prompt_tokens", "{:,.0f}"),
+                     _per(c, "completion_tokens", "{:,.0f}"), _per(c, "agent_seconds", "{:.1f}"),
+                     _per(c, "test_seconds", "{:.1f}"), f"{g['seconds_per_exercise']:.1f}", f"{g['prefill_tps']:.1f}",
+                     f"{g['decode_tps']:.1f}", str(int(g["tool_calls_total"])), str(int(g["tool_errors_total"]))])
+    return _table(header, rows)
+
+
+def energy_line(energy: dict[str, Any]) -> str:
+    if energy.get("total_joules") is None:
+        reasons = "; ".join(energy.get("absent") or []) or "no session recorded"
+        return f"Energy: not measured (no readable counter: {reasons})"
+    parts = ", ".join(f"{k} {v:,.0f} J" for k, v in energy["joules"].items())
+    line = (f"Energy: {energy['total_joules']:,.0f} J in {energy['measured_sessions']} of {energy['sessions']} "
+            f"sessions ({parts})")
+    if energy.get("per_solved_joules") is not None:
+        line += f"; {energy['per_solved_joules']:,.0f} J per solved exercise run"
+    elif energy["measured_sessions"] < energy["sessions"]:
+        line += "; not per solved exercise: some sessions had no counter"
+    return line
 
 
 def _counts(title: str, counts: dict[str, int]) -> str:
@@ -50,28 +110,52 @@ def _counts(title: str, counts: dict[str, int]) -> str:
     return f"{title}: " + ", ".join(f"{k} {v}" for k, v in counts.items())
 
 
+def flaky_lines(summary: dict[str, Any]) -> list[str]:
+    flaky = summary.get("flaky") or []
+    lines = [f"Flaky exercises (solved in some epochs, not in others): {len(flaky)}" + ("" if flaky else ", none")]
+    for name in flaky:
+        entry = summary["exercises"][name]
+        lines.append(f"  {name}: {entry['solved_epochs']}/{entry['epochs']} epochs solved "
+                     f"({' '.join(entry['outcomes_by_epoch'])})")
+    return lines
+
+
 def render(summary: dict[str, Any], provenance: dict[str, Any]) -> str:
     total = summary["total"]
-    lines = [f"localcode results: model {provenance.get('model')} · {total['exercises']} exercises · "
+    epochs = f" × {summary['epochs']} epochs" if summary.get("epochs", 1) > 1 else ""
+    lines = [f"localcode results: model {provenance.get('model')} · {total['exercises']} exercises{epochs} · "
              f"{provenance.get('tries')} tries · run dir {provenance.get('run_dir')}"]
-    header = " ".join(name.ljust(width) if i == 0 else name.rjust(width) for i, (name, width, _) in enumerate(COLUMNS))
-    lines += [header, "-" * len(header)]
-    for language, group in summary["languages"].items():
-        lines.append(_row(language, group))
-    lines += ["-" * len(header), _row("total", total), ""]
-    lines.append(f"Pass@1: {total['pass_1']}/{total['exercises']} ({total['pass_rate_1']:.1f}%)   "
-                 f"Pass@2: {total['pass_2']}/{total['exercises']} ({total['pass_rate_2']:.1f}%)   "
-                 f"Avg time per exercise: {total['seconds_per_exercise']:.1f}s "
+    lines += rates_table(summary)
+    lines.append(method_text(summary))
+    lines.append("")
+    rates = total["rates"]
+    lines.append(f"Pass@1: {total['pass_1']}/{total['attempts']} solved, {interval_text(rates['pass@1'])}%   "
+                 f"Pass@2: {total['pass_2']}/{total['attempts']} solved, {interval_text(rates['pass@2'])}%   "
+                 f"Avg time per exercise run: {total['seconds_per_exercise']:.1f}s "
                  f"(agent {total['agent_seconds']:.0f}s, tests {total['test_seconds']:.0f}s in total)")
+    if summary.get("multi_epoch"):
+        lines += ["", "Epochs: pass@k = solved in at least one of k epochs (unbiased estimator), "
+                      "pass^k = solved in all k; an epoch counts as solved when any try passed"]
+        lines += epochs_table(summary)
+        lines += flaky_lines(summary)
+    lines += ["", "Cost per solved exercise run (per exercise run in parentheses):"]
+    lines += cost_table(summary)
+    lines.append(energy_line(summary.get("energy") or {}))
     aider = summary.get("aider") or {}
     if aider.get("test_cases"):
-        rates = "   ".join(f"pass_rate_{i} {aider[f'pass_rate_{i}']:.1f}" for i in range(1, 10) if f"pass_rate_{i}" in aider)
-        lines.append(f"Aider --stats: {rates}   percent_cases_well_formed {aider['percent_cases_well_formed']:.1f}   "
-                     f"seconds_per_case {aider['seconds_per_case']:.1f} (model time)")
+        shown = []
+        for i in range(1, 10):
+            if f"pass_rate_{i}" in aider:
+                ci = (aider.get("intervals") or {}).get(f"pass_rate_{i}")
+                shown.append(f"pass_rate_{i} {aider[f'pass_rate_{i}']:.1f}"
+                             + (f" [{ci['low']:.1f}, {ci['high']:.1f}]" if ci else ""))
+        scope = " (epoch 1)" if summary.get("multi_epoch") else ""
+        lines.append(f"Aider --stats{scope}: {'   '.join(shown)}   percent_cases_well_formed "
+                     f"{aider['percent_cases_well_formed']:.1f}   seconds_per_case {aider['seconds_per_case']:.1f} (model time)")
     if total["model_responses"]:
         lines.append(
-            f"Tokens: prompt {int(total['prompt_tokens']):,} (avg {total['avg_prompt_tokens']:,}/exercise), "
-            f"completion {int(total['completion_tokens']):,} (avg {total['avg_completion_tokens']:,}/exercise), "
+            f"Tokens: prompt {int(total['prompt_tokens']):,} (avg {total['avg_prompt_tokens']:,}/exercise run), "
+            f"completion {int(total['completion_tokens']):,} (avg {total['avg_completion_tokens']:,}/exercise run), "
             f"cached {int(total['cached_tokens']):,}"
         )
         lines.append(
@@ -86,23 +170,38 @@ def render(summary: dict[str, Any], provenance: dict[str, Any]) -> str:
     lines.append(f"Tests: {total['tests_executed']} of {total['tests_defined']} defined test cases ran in the last tries; "
                  f"test timeouts {total['test_timeouts']}; refused access attempts {total['refused_paths']}")
     lines.append("")
-    lines.append(f"Model: {provenance.get('model')}")
+    lines += provenance_lines(provenance)
+    errors = [(name, error) for name, entry in summary["exercises"].items()
+              for error in ([entry["error"]] if entry.get("error") else entry.get("errors", []))]
+    if errors:
+        lines.append("")
+        lines.append("Errors:")
+        lines += [f"  {error}" if error.startswith(name + ":") else f"  {name}: {error}" for name, error in errors[:30]]
+    return "\n".join(lines) + "\n"
+
+
+def provenance_lines(provenance: dict[str, Any]) -> list[str]:
+    lines = [f"Model: {provenance.get('model')}"]
     server = provenance.get("server") or {}
     if server.get("command"):
         lines.append(f"Server: {server.get('version', '')}".rstrip())
         lines.append("  " + " ".join(server["command"]))
         if server.get("model_sha256"):
             lines.append(f"  model file {server.get('model_path')} ({server.get('model_bytes', 0):,} bytes, sha256 {server['model_sha256']})")
+        gguf = server.get("gguf") or {}
+        if gguf.get("quantization"):
+            lines.append(f"  GGUF: {gguf.get('name') or '?'}, {gguf.get('architecture') or '?'}, "
+                         f"{gguf.get('size_label') or '?'} parameters, {gguf['quantization']}")
     elif server.get("url"):
         lines.append(f"Server: external, {server['url']}")
     sampling = provenance.get("sampling") or {}
     if sampling:
         lines.append("Sampling: " + ", ".join(f"{k}={v}" for k, v in sampling.items()))
+    if provenance.get("seed") is not None:
+        lines.append(f"Epochs: {provenance.get('epochs', 1)}, sampling seed of epoch k: {provenance['seed']} + k - 1")
+    elif provenance.get("epochs", 1) > 1:
+        lines.append(f"Epochs: {provenance['epochs']} (a pseudo-model: no sampling, no seed)")
+    machine = provenance.get("machine", {})
     lines.append(f"Sandbox: {provenance.get('sandbox')}   Commit: {provenance.get('git_commit') or 'unknown'}   "
-                 f"Machine: {provenance.get('machine', {}).get('cpu', '?')}, {provenance.get('machine', {}).get('cpus')} cores")
-    errors = [(name, row["error"]) for name, row in summary["exercises"].items() if row["error"]]
-    if errors:
-        lines.append("")
-        lines.append("Errors:")
-        lines += [f"  {error}" if error.startswith(name + ":") else f"  {name}: {error}" for name, error in errors[:30]]
-    return "\n".join(lines) + "\n"
+                 f"Machine: {machine.get('cpu', '?')}, {machine.get('cpus')} cores")
+    return lines

@@ -41,6 +41,16 @@ def test_directory_that_is_not_a_dataset(pytester: pytest.Pytester, tmp_path: Pa
     assert "is not a polyglot-benchmark checkout" in result.stderr.str()
 
 
+@pytest.mark.parametrize("epochs", ["0", "-3"])
+def test_epochs_below_one_is_one_line_error(pytester: pytest.Pytester, tmp_path: Path, epochs: str) -> None:
+    python_exercise(tmp_path, "good", example="def answer():\n    return 42\n")
+    result = run(pytester, tmp_path, f"--epochs={epochs}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    err = result.stderr.str().strip()
+    assert err == f"ERROR: --epochs must be at least 1 (got {epochs}): it is how many times every exercise runs"
+    assert not (pytester.path / "run").exists()
+
+
 def test_bad_server_url_is_one_line_error(pytester: pytest.Pytester, tmp_path: Path) -> None:
     python_exercise(tmp_path, "good", example="def answer():\n    return 42\n")
     result = run(pytester, tmp_path, "--model=gemma3-270m", "--server-url=http://127.0.0.1:notaport")

@@ -11,14 +11,15 @@ from pathlib import Path
 import pytest
 
 from tests.support.benchmark_runs import MIXED_PLAN, Run, expected_status, mixed_run
-from tests.support.report_files import aider_files, html_rows, html_summary_text, terminal_section, text_table
+from tests.support.report_files import (aider_files, html_environment, html_rows, html_summary_tables, terminal_section,
+                                        text_table)
 
 pytestmark = pytest.mark.slow
 
 # Totals that depend on the server's prefix cache (which request came before which), or on the
 # clock, legitimately differ between a serial and a parallel run; everything else must not.
 ORDER_DEPENDENT = {"cached_tokens", "prompt_n", "prompt_ms", "prefill_tps", "wall_seconds", "agent_seconds",
-                   "test_seconds", "seconds_per_exercise"}
+                   "test_seconds", "seconds_per_exercise", "cost"}  # cost: its seconds (its tokens are checked)
 
 
 @pytest.fixture(scope="session")
@@ -75,19 +76,38 @@ def test_text_reports_show_the_summary(mixed: Run) -> None:
     summary = mixed.summary()
     text = (mixed.run_dir / "benchmark_results.txt").read_text()
     assert terminal_section(mixed.stdout).strip("\n") == text.strip("\n")
-    assert html_summary_text(mixed.run_dir / "report.html").strip("\n") == text.strip("\n")
     rows = text_table(text)
-    assert set(rows) == {*summary["languages"], "total"}
+    tables = html_summary_tables(mixed.run_dir / "report.html")
+    assert set(rows) == {*summary["languages"], "total"} == set(tables["lc-rates"]) == set(tables["lc-cost"])
     for name, shown in rows.items():
         g = summary["total"] if name == "total" else summary["languages"][name]
         assert shown["n"] == g["exercises"] and shown["pass_1"] == g["pass_1"] and shown["pass_2"] == g["pass_2"], name
-        assert (shown["rate_1"], shown["rate_2"]) == (g["pass_rate_1"], g["pass_rate_2"]), name
+        for number in ("1", "2"):
+            figure = g["rates"][f"pass@{number}"]
+            assert figure["method"] == "wilson" and figure["n"] == g["exercises"]
+            shown_rate = (shown[f"rate_{number}"], shown[f"rate_{number}_low"], shown[f"rate_{number}_high"])
+            assert shown_rate == (g[f"pass_rate_{number}"], round(figure["low"], 1), round(figure["high"], 1)), name
+            html_cell = tables["lc-rates"][name][2 + int(number)]
+            assert html_cell == f"{g[f'pass_{number}']} {figure['estimate']:.1f} [{figure['low']:.1f}, {figure['high']:.1f}]"
         assert (shown["failed"], shown["errors"]) == (g["failed"], g["errors"]), name
-        assert (shown["prompt"], shown["completion"]) == (g["prompt_tokens"], g["completion_tokens"]), name
+        cost = g["cost"]
+        assert shown["prompt"][1] == round(g["prompt_tokens"] / g["exercises"]), name
+        assert shown["prompt"][0] == (round(cost["per_solved"]["prompt_tokens"]) if cost["per_solved"] else None), name
+        assert (shown["solved"], shown["attempts"]) == (cost["solved"], cost["attempts"]), name
         assert (shown["tool_calls"], shown["tool_errors"]) == (g["tool_calls_total"], g["tool_errors_total"]), name
         assert shown["decode"] == round(g["decode_tps"], 1), name
-    assert rows["total"]["prompt"] == mixed.totals["prompt_tokens"]
+        assert tables["lc-cost"][name][1] == f"{cost['solved']}/{cost['attempts']}"
+    assert rows["total"]["prompt"][1] == round(mixed.totals["prompt_tokens"] / 6)
     assert f"pass_rate_2 {summary['aider']['pass_rate_2']:.1f}" in text
+    assert f"Tokens: prompt {int(mixed.totals['prompt_tokens']):,}" in text
+
+
+def test_run_identity_at_the_top_of_the_html(mixed: Run) -> None:
+    env = html_environment(mixed.run_dir / "report.html")
+    assert list(env)[:3] == ["Model", "Agent config", "Server"]
+    assert env["Server"].startswith("external, http://127.0.0.1:") and env["Tries"] == "2"
+    assert env["Sampling"] == {"temperature": "0.0", "max_tokens": "1024"}
+    assert not {"Python", "Platform", "Packages", "Plugins"} & set(env)  # pytest-metadata's generic rows are gone
 
 
 def test_html_rows_show_each_exercise(mixed: Run) -> None:
@@ -113,6 +133,9 @@ def test_parallel_run_has_identical_totals(mixed: Run, polyglot: Path, tmp_path_
     for scope_one, scope_two in [(one["total"], two["total"]), *zip(one["languages"].values(), two["languages"].values())]:
         same = {k: v for k, v in scope_one.items() if k not in ORDER_DEPENDENT}
         assert same == {k: v for k, v in scope_two.items() if k not in ORDER_DEPENDENT}
+        for per in ("per_solved", "per_attempt"):
+            tokens = [(s["cost"][per] or {}).get("completion_tokens") for s in (scope_one, scope_two)]
+            assert tokens[0] == tokens[1], per
     assert list(one["languages"]) == list(two["languages"])
     assert {n: r["status"] for n, r in one["exercises"].items()} == {n: r["status"] for n, r in two["exercises"].items()}
     assert two["total"]["prompt_tokens"] == parallel.totals["prompt_tokens"]
@@ -121,5 +144,6 @@ def test_parallel_run_has_identical_totals(mixed: Run, polyglot: Path, tmp_path_
     text_one = text_table((mixed.run_dir / "benchmark_results.txt").read_text())
     text_two = text_table((parallel.run_dir / "benchmark_results.txt").read_text())
     for name in text_one:
-        keep = ("n", "pass_1", "pass_2", "failed", "errors", "prompt", "completion", "tool_calls", "tool_errors", "decode")
+        keep = ("n", "pass_1", "pass_2", "rate_1", "rate_1_low", "rate_1_high", "rate_2", "rate_2_low", "rate_2_high",
+                "failed", "errors", "prompt", "completion", "tool_calls", "tool_errors", "decode")
         assert {k: text_one[name][k] for k in keep} == {k: text_two[name][k] for k in keep}, name

@@ -8,6 +8,8 @@ import os
 import re
 from pathlib import Path
 
+import pytest
+
 from pytest_localcode.report.html import details_html, row_cells
 from pytest_localcode.report.summary import summarize
 from pytest_localcode.report.text import render
@@ -28,13 +30,38 @@ def test_text_table_shows_the_summary() -> None:
     text = render(summary, {"model": "m", "tries": 2, "run_dir": "/r"})
     rows = text_table(text)
     assert set(rows) == {"go", "python", "total"}
-    assert rows["python"]["prompt"] == 1_254_000 and rows["python"]["completion"] == 58_000
-    assert (rows["python"]["pass_1"], rows["python"]["pass_2"], rows["python"]["rate_2"]) == (1, 2, 100.0)
+    python = rows["python"]
+    assert python["prompt"] == (1_254_000 / 2, 1_254_000 / 2) and python["completion"] == (29_000, 29_000)
+    assert (python["pass_1"], python["pass_2"], python["rate_2"]) == (1, 2, 100.0)
+    assert (python["rate_2_low"], python["rate_2_high"]) == (34.2, 100.0)  # Wilson, 2 of 2
     assert (rows["go"]["failed"], rows["go"]["errors"], rows["go"]["pass_2"]) == (1, 1, 0)
-    assert (rows["total"]["n"], rows["total"]["pass_1"], rows["total"]["pass_2"]) == (4, 1, 2)
-    assert rows["total"]["prompt"] == sum(r.totals("prompt_tokens") for r in RESULTS)
+    assert rows["go"]["prompt"] == (None, 5_000) and rows["go"]["solved"] == 0  # nothing solved: no cost per solved
+    total = rows["total"]
+    assert (total["n"], total["runs"], total["pass_1"], total["pass_2"]) == (4, 4, 1, 2)
+    assert (total["rate_1"], total["rate_1_low"], total["rate_1_high"]) == (25.0, 4.6, 69.9)
+    assert total["prompt"] == (1_264_000 / 2, 1_264_000 / 4) == (632_000, sum(r.totals("prompt_tokens") for r in RESULTS) / 4)
     assert "  go/d: model server lost" in text.splitlines()  # under "Errors:", named once
-    assert "Aider --stats: pass_rate_1 25.0   pass_rate_2 50.0" in text
+    assert "Aider --stats: pass_rate_1 25.0 [4.6, 69.9]   pass_rate_2 50.0 [15.0, 85.0]" in text
+    assert "95% intervals: Wilson score" in text and "Energy: not measured" in text
+
+
+def test_outcomes_are_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A verdict added to OUTCOMES is counted, gets a column and stays a failure in every rate."""
+    from pytest_localcode.report import summary as summary_module
+    from pytest_localcode.report import text as text_module
+
+    extra = make_result("python/forged1", ["pass"])
+    outcomes = (*summary_module.OUTCOMES, ("forged", "forged"))
+    monkeypatch.setattr(summary_module, "OUTCOMES", outcomes)
+    monkeypatch.setattr(text_module, "OUTCOMES", outcomes)
+    status = ExerciseResult.status.fget
+    monkeypatch.setattr(ExerciseResult, "status", property(lambda r: "forged" if r.exercise == "forged1" else status(r)))
+    monkeypatch.setattr(ExerciseResult, "solved_on", property(lambda r: None if r.exercise == "forged1" else
+                                                              next((t.number for t in r.tries if t.passed), None)))
+    summary = summarize([*RESULTS, extra])
+    g = summary["total"]
+    assert (g["forged"], g["failed"], g["errors"], g["pass_2"], g["rates"]["pass@2"]["estimate"]) == (1, 1, 1, 2, 40.0)
+    assert text_module.rates_table(summary)[0].split()[-1] == "forged"
 
 
 def test_rates_are_ratios_of_sums() -> None:

@@ -7,10 +7,12 @@ what it sent (``totals``) and how often each exercise asked (``calls``) after th
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from pytest_localcode.epochs import DEFAULT_SEED
 from tests.support.models import ExerciseModel, task_of
 from tests.support.scripted_server import ScriptedServer
 
@@ -63,6 +66,53 @@ class PlanModel(ExerciseModel):
         if wait:
             spec["delay"] = wait
         return spec
+
+
+class EpochPlanModel(PlanModel):
+    """A model whose answer depends on the epoch, read from the request's sampling seed (epoch k
+    samples with seed DEFAULT_SEED + k - 1): ``plans`` gives each exercise one action per epoch
+    ("ref", "fix", "nop" as in :class:`PlanModel`). ``epoch_calls`` counts requests per
+    ``lang/slug[k]``; ``seeds`` records every seed the harness sent."""
+
+    def __init__(self, dataset: Path, plans: dict[str, list[str]], delay: dict[str, float] | None = None):
+        super().__init__(dataset, {}, delay)
+        self.plans = plans
+        self.epoch_calls: Counter[str] = Counter()
+        self.seeds: Counter[int | None] = Counter()
+        self._current = threading.local()
+
+    def files_for(self, language: str, slug: str, try_number: int) -> dict[str, str]:
+        action = self.plans[f"{language}/{slug}"][self._current.epoch - 1]
+        if action == "ref" or (action == "fix" and try_number >= 2):
+            return self.reference(language, slug)
+        return {}
+
+    def __call__(self, request: dict[str, Any]) -> dict[str, Any]:
+        seed = request.get("seed")
+        self._current.epoch = (seed - DEFAULT_SEED + 1) if isinstance(seed, int) else 1
+        language, slug, _, _ = task_of(request)
+        with self._lock:
+            self.seeds[seed] += 1
+            self.epoch_calls[f"{language}/{slug}[{self._current.epoch}]"] += 1
+        return super().__call__(request)
+
+
+class CoinModel(PlanModel):
+    """A model that solves an exercise on try 1 or never, as a fair coin decides from the exercise
+    and the request's sampling seed (a hash, so the same seed gives the same answers in any
+    process): two runs with different seeds are two samples of the same model."""
+
+    def files_for(self, language: str, slug: str, try_number: int) -> dict[str, str]:
+        digest = hashlib.sha256(f"{language}/{slug}:{self._seed.value}".encode()).digest()
+        return self.reference(language, slug) if digest[0] % 2 else {}
+
+    def __init__(self, dataset: Path):
+        super().__init__(dataset, {})
+        self._seed = threading.local()
+
+    def __call__(self, request: dict[str, Any]) -> dict[str, Any]:
+        self._seed.value = request.get("seed")
+        return super().__call__(request)
 
 
 @dataclass

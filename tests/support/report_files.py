@@ -12,27 +12,79 @@ import re
 from pathlib import Path
 from typing import Any
 
-TABLE_ROW = re.compile(
-    r"^(?P<language>\S+)\s+(?P<n>\d+)\s+(?P<pass_1>\d+) \((?P<rate_1>[\d.]+)%\)\s+(?P<pass_2>\d+) \((?P<rate_2>[\d.]+)%\)"
-    r"\s+(?P<failed>\d+)\s+(?P<errors>\d+)\s+(?P<s_per_ex>[\d.]+)\s+(?P<prompt>[\d,]+)\s+(?P<completion>[\d,]+)"
-    r"\s+(?P<prefill>[\d.]+)\s+(?P<decode>[\d.]+)\s+(?P<tool_calls>\d+)\s+(?P<tool_errors>\d+)$"
+NUMBER = r"[\d.]+"
+INTERVAL = rf"(?P<{{0}}>{NUMBER}) \[(?P<{{0}}_low>{NUMBER}), (?P<{{0}}_high>{NUMBER})\]"
+RATES_ROW = re.compile(
+    rf"^(?P<language>\S+)\s+(?P<n>\d+)\s+(?P<runs>\d+)\s+(?P<pass_1>\d+)/\d+ {INTERVAL.format('rate_1')}"
+    rf"\s+(?P<pass_2>\d+)/\d+ {INTERVAL.format('rate_2')}\s+(?P<failed>\d+)\s+(?P<errors>\d+)$"
 )
-INT_FIELDS = ("n", "pass_1", "pass_2", "failed", "errors", "prompt", "completion", "tool_calls", "tool_errors")
+PER = r"([\d,.]+|-) \(([\d,.]+|-)\)"
+COST_ROW = re.compile(
+    rf"^(?P<language>\S+)\s+(?P<solved>\d+)/(?P<attempts>\d+)\s+(?P<prompt>{PER})\s+(?P<completion>{PER})"
+    rf"\s+(?P<agent>{PER})\s+(?P<test>{PER})\s+(?P<s_per_run>{NUMBER})\s+(?P<prefill>{NUMBER})\s+(?P<decode>{NUMBER})"
+    rf"\s+(?P<tool_calls>\d+)\s+(?P<tool_errors>\d+)$"
+)
+CELL = re.compile(rf"({NUMBER}) \[({NUMBER}), ({NUMBER})\]|(?<!\S)-(?!\S)")
+
+
+def _number(text: str) -> float | None:
+    return None if text == "-" else float(text.replace(",", ""))
 
 
 def text_table(text: str) -> dict[str, dict[str, Any]]:
-    """Rows of the results table (per language and ``total``), numbers parsed."""
+    """Rows of the rates and cost tables (per language and ``total``), numbers parsed. Rates as
+    shown (one decimal); ``prompt`` etc. are (per solved run, per run) pairs."""
     rows: dict[str, dict[str, Any]] = {}
     for line in text.splitlines():
-        match = TABLE_ROW.match(line.strip())
-        if match:
-            row: dict[str, Any] = match.groupdict()
-            for key in INT_FIELDS:
-                row[key] = int(row[key].replace(",", ""))
-            for key in ("rate_1", "rate_2", "s_per_ex", "prefill", "decode"):
-                row[key] = float(row[key])
-            rows[row.pop("language")] = row
+        line = line.strip()
+        if match := RATES_ROW.match(line):
+            row: dict[str, Any] = {}
+            for key, value in match.groupdict().items():
+                if key != "language":
+                    row[key] = int(value) if key in ("n", "runs", "pass_1", "pass_2", "failed", "errors") else float(value)
+            rows.setdefault(match["language"], {}).update(row)
+        elif match := COST_ROW.match(line):
+            row = {"solved": int(match["solved"]), "attempts": int(match["attempts"])}
+            for key in ("prompt", "completion", "agent", "test"):
+                solved, per_run = re.fullmatch(PER, match[key]).groups()  # type: ignore[union-attr]
+                row[key] = (_number(solved), _number(per_run))
+            for key in ("s_per_run", "prefill", "decode"):
+                row[key] = float(match[key])
+            row["tool_calls"], row["tool_errors"] = int(match["tool_calls"]), int(match["tool_errors"])
+            rows.setdefault(match["language"], {}).update(row)
     return rows
+
+
+def epochs_table(text: str) -> dict[str, dict[str, tuple[float, float, float] | None]]:
+    """The epochs table (pass@k and pass^k per language), each cell (estimate, low, high) or None."""
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("language") and "pass^" in line), None)
+    if start is None:
+        return {}
+    names = lines[start].split()[1:]
+    table: dict[str, dict[str, tuple[float, float, float] | None]] = {}
+    for line in lines[start + 2:]:
+        if line.startswith("-"):
+            continue
+        if not line.strip() or line.startswith("Flaky"):
+            break
+        language = line.split()[0]
+        cells = [(float(m[1]), float(m[2]), float(m[3])) if m[1] else None for m in CELL.finditer(line[len(language):])]
+        table[language] = dict(zip(names, cells, strict=True))
+    return table
+
+
+def flaky_list(text: str) -> dict[str, str]:
+    """The flaky exercises the text names: name -> "2/3 epochs solved (...)"."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Flaky exercises"))
+    out = {}
+    for line in lines[start + 1:]:
+        if not line.startswith("  "):
+            break
+        name, _, rest = line.strip().partition(": ")
+        out[name] = rest
+    return out
 
 
 def terminal_section(stdout: str) -> str:
@@ -65,13 +117,28 @@ def html_rows(report: Path) -> dict[str, dict[str, str]]:
     return rows
 
 
-def html_summary_text(report: Path) -> str:
-    """The results table as the HTML summary shows it (first ``<pre>`` of the localcode block)."""
+def html_summary_tables(report: Path) -> dict[str, dict[str, list[str]]]:
+    """The HTML summary's tables as their text: {table class: {scope: [cell texts]}} (rates, epochs, cost)."""
     text = report.read_text(encoding="utf-8")
     block = text[text.index('<div class="lc-summary">'):]
-    match = re.search(r"<pre[^>]*>(.*?)</pre>", block, re.S)
-    assert match, "no results table in the HTML summary"
-    return html.unescape(match.group(1))
+    tables: dict[str, dict[str, list[str]]] = {}
+    for match in re.finditer(r'<table class="lc-table (lc-\w+)">.*?<tbody>(.*?)</tbody></table>', block, re.S):
+        rows = {}
+        for row in re.finditer(r'<tr data-scope="([^"]+)"[^>]*>(.*?)</tr>', match.group(2), re.S):
+            cells = [html.unescape(re.sub(r"<[^>]+>", "", c)) for c in re.findall(r"<td[^>]*>(.*?)</td>", row.group(2), re.S)]
+            rows[html.unescape(row.group(1))] = cells
+        tables[match.group(1)] = rows
+    return tables
+
+
+def html_flaky(report: Path) -> list[str]:
+    text = report.read_text(encoding="utf-8")
+    return [html.unescape(m) for m in re.findall(r'<li data-exercise="([^"]+)">', text)]
+
+
+def html_environment(report: Path) -> dict[str, Any]:
+    """pytest-html's environment table data (what the top of the page shows)."""
+    return html_data(report)["environment"]
 
 
 def aider_files(run_dir: Path) -> dict[str, dict[str, Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pytest_localcode.epochs import epoch_dir
 from pytest_localcode.results import ExerciseResult, TryRecord, save
 
 
@@ -18,6 +19,8 @@ def make_result(
     malformed: int = 0,
     timeouts: int = 0,
     model: str = "m",
+    epoch: int = 1,
+    epochs: int = 1,
 ) -> ExerciseResult:
     """``name`` is ``lang/exercise``; one try per outcome (``pass``/``fail``/``timeout``/``not_run``).
     Tokens and seconds are spread evenly over the tries, so sums are exact."""
@@ -36,11 +39,12 @@ def make_result(
                  "timed_out": i <= timeouts, "reason": outcome}
         tries.append(TryRecord(i, outcome, tests=tests, agent=agent, stop_reason="finish",
                                agent_seconds=seconds / n / 2, test_seconds=seconds / n / 2))
-    return ExerciseResult(language, exercise, model, tries=tries, error=error, wall_seconds=seconds)
+    return ExerciseResult(language, exercise, model, tries=tries, error=error, wall_seconds=seconds, epoch=epoch,
+                          epochs=epochs, seed=epoch if epochs > 1 else None)
 
 
 def write_run(run_dir: Path, results: list[ExerciseResult]) -> Path:
-    """A run directory as the harness leaves it: ``<run>/<lang>/<exercise>/.aider.results.json``."""
+    """A run directory as the harness leaves it: ``<run>/<lang>/<exercise>/[epoch-<k>/].aider.results.json``."""
     for result in results:
-        save(result, run_dir / result.language / result.exercise)
+        save(result, epoch_dir(run_dir, result.language, result.exercise, result.epoch))
     return run_dir
