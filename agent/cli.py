@@ -190,6 +190,10 @@ def main(argv: list[str] | None = None) -> int:
         from pytest_localcode.compare import main as compare_main
 
         return compare_main(argv[1:])
+    if argv[:1] == ["merge"]:  # `localcode merge RUN_DIR… --into DIR`: join a run's shards
+        from pytest_localcode.merge import main as merge_main
+
+        return merge_main(argv[1:])
     try:
         opts, overrides = parse_args(argv)
         if opts.get("help"):

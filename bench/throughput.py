@@ -35,38 +35,12 @@ sys.path.insert(0, str(ROOT))
 from pytest_localcode.errors import LocalcodeError  # noqa: E402
 from pytest_localcode.exercises import resolve_dataset  # noqa: E402
 from pytest_localcode.results import load  # noqa: E402
-from tests.support.models import ReferenceModel, task_of  # noqa: E402
+from tests.support.models import LookAroundModel  # noqa: E402
 from tests.support.scripted_server import ScriptedServer  # noqa: E402
-from tests.support.scripted_wire import tool_call  # noqa: E402
 
 CONFIG = ROOT / "tests" / "support" / "agent-configs" / "scripted.json"
 EXERCISES = ("proverb", "wordy", "transpose", "pig-latin", "grade-school", "phone-number", "list-ops", "beer-song",
              "variable-length-quantity", "scale-generator", "simple-linked-list", "robot-name")
-
-
-class LookAroundModel(ReferenceModel):
-    """``turns - 2`` looks (ls, glob, partial reads: each a different call), then write, then finish."""
-
-    def __init__(self, dataset: Path, turns: int):
-        super().__init__(dataset)
-        self.looks = max(0, turns - 2)
-
-    def __call__(self, request: dict[str, Any]) -> dict[str, Any]:
-        language, slug, _, steps = task_of(request)
-        if not slug:
-            return {"content": "I do not know which exercise this is."}
-        with self._lock:
-            self.calls[f"{language}/{slug}"] += 1
-        writes = list(self.files_for(language, slug, 1).items())
-        if steps < self.looks:
-            looks = [("ls", {}), ("glob", {"pattern": "*"})]
-            looks += [("read", {"path": writes[0][0], "line_start": 1, "line_end": n}) for n in range(1, 64)]
-            name, args = looks[steps % len(looks)]
-            return {"tool_calls": [tool_call(name, args)]}
-        if steps - self.looks < len(writes):
-            path, content = writes[steps - self.looks]
-            return {"tool_calls": [tool_call("write", {"path": path, "content": content})]}
-        return {"tool_calls": [tool_call("finish", {"summary": "done"})]}
 
 
 def run(workers: int, dataset: Path, exercises: list[str], url: str, sandbox: str, turns: int) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from collections import Counter
 from typing import Any
 
 from pytest_localcode.report.aider import aider_stats
+from pytest_localcode.report.servers import per_server
 from pytest_localcode.results import ExerciseResult
 
 SUM_KEYS = (
@@ -109,7 +110,7 @@ def group(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def summarize(results: list[ExerciseResult]) -> dict[str, Any]:
-    """``{"total": …, "languages": {lang: …}, "exercises": {lang/ex: …}, "aider": …}``."""
+    """``{"total": …, "languages": {lang: …}, "exercises": {lang/ex: …}, "aider": …, "servers": {name: …}}``."""
     ordered = sorted(results, key=lambda r: (r.language, r.exercise))
     rows = [exercise_row(r) for r in ordered]
     languages = sorted({r["language"] for r in rows})
@@ -118,4 +119,5 @@ def summarize(results: list[ExerciseResult]) -> dict[str, Any]:
         "languages": {lang: group([r for r in rows if r["language"] == lang]) for lang in languages},
         "exercises": {f"{r['language']}/{r['exercise']}": r for r in rows},
         "aider": aider_stats([r.aider_fields() for r in ordered], max_tries=max((r.max_tries for r in ordered), default=0)),
+        "servers": per_server(ordered),
     }
