@@ -64,20 +64,33 @@ def run(workers: int, dataset: Path, exercises: list[str], url: str, sandbox: st
             "test_s": sum(t.test_seconds for r in results for t in r.tries), "pytest": last[0], "run_dir": str(run_dir)}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--latency", type=float, default=0.5, help="seconds per model response (default 0.5)")
-    parser.add_argument("--turns", type=int, default=24, help="model responses per exercise (default 24)")
+def workload_arguments(parser: argparse.ArgumentParser, latency: float, turns: int) -> None:
+    """The scripted workload's options (shared with bench/multi_server.py)."""
+    parser.add_argument("--latency", type=float, default=latency, help=f"seconds per model response (default {latency})")
+    parser.add_argument("--turns", type=int, default=turns, help=f"model responses per exercise (default {turns})")
     parser.add_argument("--exercises", default=",".join(EXERCISES), help="Python exercises (comma-separated)")
     parser.add_argument("--exercises-dir", default=os.environ.get("LOCALCODE_EXERCISES"), help="the dataset")
     parser.add_argument("--sandbox", default="local")
-    args = parser.parse_args()
+
+
+def workload(args: argparse.Namespace, prog: str) -> tuple[Path, list[str]] | None:
+    """(dataset, exercises) from the options; None after printing why the dataset is missing."""
     try:
         dataset = resolve_dataset(args.exercises_dir, ROOT)
     except LocalcodeError as exc:
-        print(f"throughput.py: {exc}", file=sys.stderr)
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return None
+    return dataset, [e.strip() for e in args.exercises.split(",") if e.strip()]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    workload_arguments(parser, latency=0.5, turns=24)
+    args = parser.parse_args()
+    found = workload(args, "throughput.py")
+    if found is None:
         return 2
-    exercises = [e.strip() for e in args.exercises.split(",") if e.strip()]
+    dataset, exercises = found
     runs = {}
     for workers in (1, 2):
         model = LookAroundModel(dataset, args.turns)

@@ -297,11 +297,11 @@ def merge(inputs: list[Path], into: Path, argv: list[str]) -> list[Part]:
     if not parts:
         raise MergeError("nothing to merge: give the shards' run directories")
     check(parts)
+    for part in parts:
+        if part.path == into or part.path in into.parents or into in part.path.parents:
+            raise MergeError(f"--into {into}: overlaps the input {part.path}; merge into a directory of its own")
     if into.exists() and (not into.is_dir() or any(into.iterdir())):
         raise MergeError(f"--into {into}: exists and is not empty; merge into a new directory")
-    for part in parts:
-        if part.path == into or into in part.path.parents:
-            raise MergeError(f"--into {into}: is (inside) the input {part.path}")
     into.mkdir(parents=True, exist_ok=True)
     copy_parts(parts, into)
     replay(into, merged_provenance(parts, into, argv))
@@ -327,8 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     shards = sorted(p.shard[0] for p in parts if p.shard)
     missing = merged_provenance(parts, into, argv).get("shards", {}).get("missing")
     note = f" (shards {', '.join(map(str, shards))}" + (f"; missing {', '.join(map(str, missing))})" if missing else ")")
-    print(f"Merged {len(parts)} run directories{note if shards else ''} into {into}: summary.json, "
-          f"benchmark_results.txt, report.html")
+    what = "run directory" if len(parts) == 1 else "run directories"
+    print(f"Merged {len(parts)} {what}{note if shards else ''} into {into}: summary.json, benchmark_results.txt, report.html")
     return 0
 
 

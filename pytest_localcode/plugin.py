@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -147,7 +148,7 @@ class ServerPlugin:
         """Each xdist worker: the run's settings, with its own server for the whole session."""
         data = self.settings.to_workerinput()
         if self.pool is not None:
-            assignment = self.pool.take(node.gateway.id)
+            assignment = self.pool.take(node.gateway.id, same_host(self.pool.servers, node))
             data["server"] = assignment.to_dict()
             data["server_url"] = assignment.server.url
         node.workerinput["localcode_settings"] = data
@@ -166,6 +167,15 @@ class ServerPlugin:
 
     def pytest_unconfigure(self) -> None:
         self.stop()
+
+
+def same_host(servers: list[Endpoint], node: Any) -> list[Endpoint] | None:
+    """A worker started on another machine (``--tx ssh=HOST``) that runs one of the servers uses
+    a server on that machine; None (any server) otherwise."""
+    words = (getattr(node.gateway.spec, "ssh", None) or "").split()  # [ssh options…] [user@]host
+    host = words[-1].split("@")[-1] if words else None
+    local = [s for s in servers if host and urlsplit(s.url).hostname == host]
+    return local or None
 
 
 def worker_count(config: pytest.Config) -> int:
@@ -313,7 +323,7 @@ def run_with_recovery(item: Any, settings: Settings, solver: Solver, grader: Gra
 
     def once() -> ExerciseResult:
         here = provenance if route is None else {**provenance, "server_url": route.current.server.url,
-                                                 "server": route.current.record()}
+                                                 "server": route.current.record(), "worker": worker_id()}
         return run_exercise(item.exercise, item.conf, solver, grader, item_dir, tries=settings.tries, model=settings.model,
                             provenance=here)
 
@@ -324,7 +334,7 @@ def run_with_recovery(item: Any, settings: Settings, solver: Solver, grader: Gra
         except ServerLost as exc:
             index = route.current.server.index if route else 0
             url = route.current.server.url if route else settings.server_url or ""
-            if index not in restarted and wait_after_loss(settings.run_dir, lambda: server_healthy(url), 300, index):
+            if index not in restarted and wait_after_loss(settings.run_dir, lambda url=url: server_healthy(url), 300, index):
                 restarted.add(index)
                 continue
             reason = server_failed(settings.run_dir, index) or str(exc)

@@ -69,7 +69,8 @@ class Device:
         if not isinstance(entry, dict) or set(entry) - {"env", "args", "slots"}:
             raise ServerError(f"{where}: expected a device name or an object with env, args, slots (got {entry!r})")
         env, args, slots = entry.get("env") or {}, entry.get("args") or [], entry.get("slots")
-        if not isinstance(env, dict) or not isinstance(args, list) or not (slots is None or (isinstance(slots, int) and slots > 0)):
+        good_slots = slots is None or (isinstance(slots, int) and slots > 0)
+        if not isinstance(env, dict) or not isinstance(args, list) or not good_slots:
             raise ServerError(f"{where}: env must be an object, args a list, slots a positive number (got {entry!r})")
         return cls({str(k): expand(str(v)) for k, v in env.items()}, [expand(str(a)) for a in args], slots)
 
