@@ -183,8 +183,11 @@ def worker_count(config: pytest.Config) -> int:
     numprocesses = getattr(config.option, "numprocesses", None)
     if numprocesses:
         return int(numprocesses)
-    specs = getattr(config.option, "tx", None) or []
-    return sum(int(spec.split("*", 1)[0]) if "*" in spec and spec.split("*", 1)[0].isdigit() else 1 for spec in specs) or 1
+    if getattr(config.option, "tx", None):
+        from xdist.workermanage import parse_tx_spec_config  # expands "4*ssh=…"
+
+        return len(parse_tx_spec_config(config))
+    return 1
 
 
 @pytest.hookimpl(trylast=True)  # after -k/-m deselected: shards split what is selected
@@ -400,6 +403,9 @@ def properties(result: ExerciseResult) -> list[tuple[str, Any]]:
     ]
     if result.refused_paths:
         props.append(("refused_paths", "; ".join(result.refused_paths[:20])))
+    server = result.provenance.get("server") or {}
+    if server:
+        props.append(("server", str(server.get("name"))))
     for record in result.tries:
         props.append((f"try{record.number}_outcome", record.outcome))
     return props

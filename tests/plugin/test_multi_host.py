@@ -6,7 +6,8 @@ the remote command as a fresh login would: a clean environment (no PYTHONPATH, n
 LOCALCODE_EXERCISES: everything the worker needs must come from the controller) in its own
 home directory. Everything past the transport — execnet's bootstrap over stdin/stdout, the
 ``//python=``/``//chdir=`` specs, xdist's worker, the per-worker server through workerinput —
-is the real path. Two hosts are ``localhost`` and ``127.0.0.1``, and each runs one scripted
+is the real path (xdist even copies pytest into each host's ``//chdir``, as it does over real
+ssh). Two hosts are ``localhost`` and ``127.0.0.1``, and each runs one scripted
 server addressed by that name, so "the server on the worker's own host" can be checked.
 """
 
@@ -52,15 +53,17 @@ def test_ssh_workers_use_the_server_on_their_host(tmp_path: Path, polyglot: Path
                             kwargs={"dataset": str(polyglot), "delay": 0.2}) as (a, b):
         url_a = a.url.replace("127.0.0.1", "localhost")  # the same listener, named as host "localhost" names it
         url_b = b.url
+        hosts = tmp_path / "hosts"  # each "host"'s home, also its //chdir: xdist copies pytest there (rsync roots)
         env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "FAKE_SSH_LOG": str(tmp_path / "ssh.log"),
-               "FAKE_SSH_HOMES": str(tmp_path / "hosts")}
+               "FAKE_SSH_HOMES": str(hosts)}
         env.pop("PYTEST_ADDOPTS", None)
         run_dir = tmp_path / "run"  # on a shared filesystem in a real multi-host run: same path everywhere
         proc = subprocess.run(
             [python, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"--model={AGENT_CONFIGS / 'scripted.json'}",
              f"--exercises={polyglot}", f"--run-dir={run_dir}", "--sandbox=local", "--tries=1",
              f"--server-url={url_b}", f"--server-url={url_a}", "--dist=load",
-             f"--tx=ssh=localhost//python={python}//chdir={ROOT}", f"--tx=ssh=127.0.0.1//python={python}//chdir={ROOT}",
+             f"--tx=ssh=localhost//python={python}//chdir={hosts / 'localhost'}",
+             f"--tx=ssh=127.0.0.1//python={python}//chdir={hosts / '127.0.0.1'}",
              "-k", "python and (proverb or wordy or transpose or pig-latin)"],
             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -75,3 +78,4 @@ def test_ssh_workers_use_the_server_on_their_host(tmp_path: Path, polyglot: Path
         port = a.url if url == url_a else b.url
         assert f"python/{slug}" in served[port]  # and that server's own ledger agrees
     assert {r.provenance["worker"] for r in saved.values() if r} == {"gw0", "gw1"}
+    assert (hosts / "localhost" / "_pytest").is_dir()  # xdist's own copy to a remote: the ssh path was taken
