@@ -117,17 +117,17 @@ def check(parts: list[Part]) -> None:
         if model_file(first) and model_file(other) and model_file(first) != model_file(other):
             raise MergeError(f"cannot merge runs of different model files (sha256 {model_file(first)[:12]}… vs "
                              f"{model_file(other)[:12]}…: {first.path} and {other.path})")
-    shards = [p for p in parts if p.shard]
-    counts = {p.shard[1] for p in shards if p.shard}
-    if len(counts) > 1:
-        a, b = shards[0], next(p for p in shards if p.shard and shards[0].shard and p.shard[1] != shards[0].shard[1])
-        raise MergeError(f"overlapping shards: {a.describe()} and {b.describe()} split the exercises differently")
-    seen: dict[Any, Part] = {}
-    for part in shards:
-        if part.shard in seen:
-            raise MergeError(f"overlapping shards: {seen[part.shard].path} and {part.path} are both shard "
+    by_shard: dict[tuple[int, int], Part] = {}
+    for part in parts:
+        if part.shard is None:
+            continue
+        other = next(iter(by_shard.values()), None)
+        if other is not None and other.shard and other.shard[1] != part.shard[1]:
+            raise MergeError(f"overlapping shards: {other.describe()} and {part.describe()} split the exercises differently")
+        if part.shard in by_shard:
+            raise MergeError(f"overlapping shards: {by_shard[part.shard].path} and {part.path} are both shard "
                              f"{part.shard[0]}/{part.shard[1]}")
-        seen[part.shard] = part
+        by_shard[part.shard] = part
     owner: dict[str, Part] = {}
     for part in parts:
         for name in part.exercises:
