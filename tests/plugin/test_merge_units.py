@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from pytest_localcode.merge import expand_inputs, main, node_name, result_dirs
+from pytest_localcode.merge import expand_inputs, main
+from pytest_localcode.report.replay import node_name, result_dirs
 from tests.support.synthetic_results import make_result, write_run
 
 PROVENANCE = {"model": "glm", "agent_config": {"name": "glm", "temperature": 0.2}, "sampling": {"temperature": 0.2},
