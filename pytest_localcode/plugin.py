@@ -131,11 +131,16 @@ class ServerPlugin:
         return [Endpoint(i, url, probe_slots(url), server_name(url)) for i, url in enumerate(self.settings.server_urls)]
 
     def start_servers(self, config: pytest.Config) -> list[Endpoint]:
+        from pytest_localcode.server.base import ServerError
         from pytest_localcode.server.owner import ServerOwner, build_servers, start_all
 
         settings = self.settings
+        workers = worker_count(config)
+        if settings.server_count > workers:
+            raise ServerError(f"--servers {settings.server_count} with {workers} worker(s): each worker keeps one server, "
+                              f"so some would sit idle; add -n {settings.server_count} (or more)")
         cfg = agent_config(settings.model)
-        servers = build_servers(cfg.server_config or {}, cfg.name, count=settings.server_count, workers=worker_count(config),
+        servers = build_servers(cfg.server_config or {}, cfg.name, count=settings.server_count, workers=workers,
                                 alias=cfg.model or cfg.name, run_dir=settings.run_dir,
                                 port=config.getoption("localcode_server_port"))
         self.owners = [ServerOwner(server, settings.run_dir, index=i) for i, server in enumerate(servers)]

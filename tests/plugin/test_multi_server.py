@@ -123,6 +123,15 @@ def test_servers_and_server_url_together_is_one_line(tmp_path: Path, polyglot: P
     assert "ERROR: --servers starts model servers and --server-url uses running ones" in proc.stderr
 
 
+def test_more_servers_than_workers_is_one_line(tmp_path: Path, polyglot: Path) -> None:
+    env = managed_env(tmp_path, polyglot)
+    proc = pytest_run(tmp_path, polyglot, tmp_path / "run", "--servers=3", "-n", "2", "-k", selection(FOUR), env=env,
+                      model=str(AGENT_CONFIGS / "fake-llama.json"))
+    assert proc.returncode == pytest.ExitCode.USAGE_ERROR
+    assert "ERROR: --servers 3 with 2 worker(s): each worker keeps one server" in proc.stderr
+    assert not Path(env["FAKE_LLAMA_ARGV_LOG"]).exists()  # nothing was started
+
+
 def test_a_killed_external_server_loses_its_exercise_and_the_others_carry_on(tmp_path: Path, polyglot: Path) -> None:
     """kill -9 of one of two servers mid-run: the exercise it was serving is an error, its worker
     moves to the other server, the run finishes; a resumed run (without the dead URL) redoes the error."""
