@@ -13,10 +13,11 @@ real tests. Three runs with ``pytest -n 4``, in this order, in one session:
 
 Everything checked is read from the servers' own ledgers, not from the harness's records:
 which server served each exercise's requests (goal: exactly one per exercise) and how many.
-Throughput = exercises per minute over the span from the first request to the last (the
-whole pytest run, with xdist's start-up, is printed too).
+Throughput = exercises per minute over the span from the first request to the last; the ratio
+of whole pytest runs is printed too (it also pays ~15 s per run for xdist's start-up and the
+reports, which is why the default work is 24 turns per exercise, ~5 min for the one-server run).
 
-    .venv/bin/python bench/multi_server.py [--latency 2] [--turns 12] [--exercises a,b,...]   # ~5 min
+    .venv/bin/python bench/multi_server.py [--latency 2] [--turns 24] [--exercises a,b,...]   # ~10 min
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def show(r: dict[str, Any]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    workload_arguments(parser, latency=2.0, turns=12)
+    workload_arguments(parser, latency=2.0, turns=24)
     parser.add_argument("--workers", type=int, default=4, help="pytest -n (default 4)")
     args = parser.parse_args()
     found = workload(args, "multi_server.py")
