@@ -194,6 +194,10 @@ def main(argv: list[str] | None = None) -> int:
         from pytest_localcode.leaderboard import main as leaderboard_main
 
         return leaderboard_main(argv[1:])
+    if argv[:1] == ["merge"]:  # `localcode merge RUN_DIR… --into DIR`: join a run's shards
+        from pytest_localcode.merge import main as merge_main
+
+        return merge_main(argv[1:])
     try:
         opts, overrides = parse_args(argv)
         if opts.get("help"):

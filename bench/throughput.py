@@ -35,38 +35,12 @@ sys.path.insert(0, str(ROOT))
 from pytest_localcode.errors import LocalcodeError  # noqa: E402
 from pytest_localcode.exercises import resolve_dataset  # noqa: E402
 from pytest_localcode.results import load  # noqa: E402
-from tests.support.models import ReferenceModel, task_of  # noqa: E402
+from tests.support.models import LookAroundModel  # noqa: E402
 from tests.support.scripted_server import ScriptedServer  # noqa: E402
-from tests.support.scripted_wire import tool_call  # noqa: E402
 
 CONFIG = ROOT / "tests" / "support" / "agent-configs" / "scripted.json"
 EXERCISES = ("proverb", "wordy", "transpose", "pig-latin", "grade-school", "phone-number", "list-ops", "beer-song",
              "variable-length-quantity", "scale-generator", "simple-linked-list", "robot-name")
-
-
-class LookAroundModel(ReferenceModel):
-    """``turns - 2`` looks (ls, glob, partial reads: each a different call), then write, then finish."""
-
-    def __init__(self, dataset: Path, turns: int):
-        super().__init__(dataset)
-        self.looks = max(0, turns - 2)
-
-    def __call__(self, request: dict[str, Any]) -> dict[str, Any]:
-        language, slug, _, steps = task_of(request)
-        if not slug:
-            return {"content": "I do not know which exercise this is."}
-        with self._lock:
-            self.calls[f"{language}/{slug}"] += 1
-        writes = list(self.files_for(language, slug, 1).items())
-        if steps < self.looks:
-            looks = [("ls", {}), ("glob", {"pattern": "*"})]
-            looks += [("read", {"path": writes[0][0], "line_start": 1, "line_end": n}) for n in range(1, 64)]
-            name, args = looks[steps % len(looks)]
-            return {"tool_calls": [tool_call(name, args)]}
-        if steps - self.looks < len(writes):
-            path, content = writes[steps - self.looks]
-            return {"tool_calls": [tool_call("write", {"path": path, "content": content})]}
-        return {"tool_calls": [tool_call("finish", {"summary": "done"})]}
 
 
 def run(workers: int, dataset: Path, exercises: list[str], url: str, sandbox: str, turns: int) -> dict[str, Any]:
@@ -90,20 +64,33 @@ def run(workers: int, dataset: Path, exercises: list[str], url: str, sandbox: st
             "test_s": sum(t.test_seconds for r in results for t in r.tries), "pytest": last[0], "run_dir": str(run_dir)}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--latency", type=float, default=0.5, help="seconds per model response (default 0.5)")
-    parser.add_argument("--turns", type=int, default=24, help="model responses per exercise (default 24)")
+def workload_arguments(parser: argparse.ArgumentParser, latency: float, turns: int) -> None:
+    """The scripted workload's options (shared with bench/multi_server.py)."""
+    parser.add_argument("--latency", type=float, default=latency, help=f"seconds per model response (default {latency})")
+    parser.add_argument("--turns", type=int, default=turns, help=f"model responses per exercise (default {turns})")
     parser.add_argument("--exercises", default=",".join(EXERCISES), help="Python exercises (comma-separated)")
     parser.add_argument("--exercises-dir", default=os.environ.get("LOCALCODE_EXERCISES"), help="the dataset")
     parser.add_argument("--sandbox", default="local")
-    args = parser.parse_args()
+
+
+def workload(args: argparse.Namespace, prog: str) -> tuple[Path, list[str]] | None:
+    """(dataset, exercises) from the options; None after printing why the dataset is missing."""
     try:
         dataset = resolve_dataset(args.exercises_dir, ROOT)
     except LocalcodeError as exc:
-        print(f"throughput.py: {exc}", file=sys.stderr)
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return None
+    return dataset, [e.strip() for e in args.exercises.split(",") if e.strip()]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    workload_arguments(parser, latency=0.5, turns=24)
+    args = parser.parse_args()
+    found = workload(args, "throughput.py")
+    if found is None:
         return 2
-    exercises = [e.strip() for e in args.exercises.split(",") if e.strip()]
+    dataset, exercises = found
     runs = {}
     for workers in (1, 2):
         model = LookAroundModel(dataset, args.turns)

@@ -81,6 +81,13 @@ class AgentSolver:
         self.client = HttpChatClient(base_url)
         self._context_window: int | None = None
 
+    def retarget(self, base_url: str, owned_server: bool) -> None:
+        """Use another model server from the next try on (the worker's server is gone for good)."""
+        self.client.close()
+        self.base_url, self.owned_server = base_url, owned_server
+        self.client = HttpChatClient(base_url)
+        self._context_window = None
+
     def context_window(self) -> int | None:
         """The server's per-slot context (``/props``), else the config's declared window."""
         if self._context_window is None:

@@ -103,6 +103,16 @@ class ExerciseDir(pytest.Directory):
         yield from _items(self, self.path.parents[2].name, self.path, self.epochs)
 
 
+def exercise_key(item: pytest.Item) -> tuple[str, str]:
+    """(language, exercise) of an item: what shards split on, so every item of one exercise
+    (all its epochs) stays together. Read from the node id ``<language>::<slug>[…]``."""
+    exercise = item.stash.get(EXERCISE_KEY, None)
+    if exercise is not None:
+        return exercise.language, exercise.slug
+    language, _, name = item.nodeid.partition("::")
+    return language, name.split("[", 1)[0]
+
+
 def claim_directory(path: Path, parent: pytest.Collector, dataset: Path, epochs: int = 1) -> pytest.Collector | None:
     """Claim every ``<language>/exercises/practice/<slug>`` directory of the dataset: pytest walks
     the directories above it as usual but never descends into an exercise on its own."""

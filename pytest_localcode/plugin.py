@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -21,6 +22,7 @@ from pytest_localcode.grading import Grader
 from pytest_localcode.languages import LANGUAGES
 from pytest_localcode.results import ExerciseResult, load
 from pytest_localcode.sandbox import SandboxFactory
+from pytest_localcode.server.pool import Assignment, Endpoint, Pool, Route, probe_slots, server_name
 from pytest_localcode.settings import Settings, resolve, worker_id
 from pytest_localcode.solvers import PSEUDO_MODELS, Solver, pseudo_solver
 
@@ -47,10 +49,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="sampling seed of epoch 1 (epoch k uses N+k-1; default: the agent config's seed, else 1)")
     group.addoption("--sandbox", dest="localcode_sandbox", default="auto", metavar="KIND",
                     help="where tests and the shell tool run: docker, local (bubblewrap) or auto (default)")
-    group.addoption("--server-url", dest="localcode_server_url", metavar="URL",
-                    help="use a running OpenAI-compatible server instead of starting one")
+    group.addoption("--server-url", dest="localcode_server_url", metavar="URL", action="append",
+                    help="use a running OpenAI-compatible server instead of starting one; repeat it for several "
+                         "servers (each xdist worker keeps one, weighted by the servers' slots)")
+    group.addoption("--servers", dest="localcode_servers", type=int, default=None, metavar="N",
+                    help="start N model servers from the agent config, each on its own device (server_config.devices)")
     group.addoption("--server-port", dest="localcode_server_port", type=int, default=0, metavar="PORT",
-                    help="port for the server localcode starts (default: a free one)")
+                    help="port for the server localcode starts (default: a free one; with --servers N, the first of N)")
+    group.addoption("--shard", dest="localcode_shard", metavar="I/K",
+                    help="run shard I (from 0) of K of the selected exercises; I may be $JOB_COMPLETION_INDEX. "
+                         "Join the shards' run directories with `localcode merge`")
     group.addoption("--agent-timeout", dest="localcode_agent_timeout", type=float, default=900.0, metavar="SEC",
                     help="wall-clock limit for the agent per try (default 900)")
     group.addoption("--max-turns", dest="localcode_max_turns", type=int, default=None, metavar="N",
@@ -85,8 +93,6 @@ def pytest_configure(config: pytest.Config) -> None:
         default_html(config, settings)
         config.pluginmanager.register(ReportPlugin(settings, config), "localcode-report")
         config.pluginmanager.register(ServerPlugin(settings), "localcode-server")
-        if config.pluginmanager.hasplugin("xdist"):
-            config.pluginmanager.register(XdistController(settings), "localcode-xdist")
 
 
 def agent_config(name: str, overrides: dict[str, Any] | None = None) -> Any:
@@ -103,53 +109,111 @@ def agent_config(name: str, overrides: dict[str, Any] | None = None) -> Any:
 
 
 class ServerPlugin:
-    """Controller side: starts the model server before workers spawn, stops it once at the end."""
+    """Controller side: finds or starts the model servers before workers spawn, gives each worker
+    one of them (through ``workerinput``), stops the ones it started once at the end."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.owner: Any = None
+        self.owners: list[Any] = []
+        self.pool: Pool | None = None
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         settings = self.settings
-        if settings.server_url or settings.model in PSEUDO_MODELS:
-            return
         config = session.config
-        if config.option.collectonly or config.getoption("setupplan", False):
+        if settings.model in PSEUDO_MODELS or config.option.collectonly or config.getoption("setupplan", False):
             return
-        from pytest_localcode.server.owner import ServerOwner, build_server
-
-        cfg = agent_config(settings.model)
-        slots = int(getattr(config.option, "numprocesses", 0) or 1)
-        alias = cfg.model or cfg.name
         try:
-            server = build_server(cfg.server_config or {}, cfg.name, slots=slots, alias=alias,
-                                  log_path=settings.run_dir / "server.log", port=config.getoption("localcode_server_port"))
-            self.owner = ServerOwner(server, settings.run_dir)
-            settings.server_url = self.owner.start()
+            servers = self.find_servers() if settings.server_urls else self.start_servers(config)
         except LocalcodeError as exc:
-            if self.owner is not None:
-                self.owner.stop()
+            self.stop()
             raise pytest.UsageError(str(exc)) from None
-        settings.server_info = self.owner.describe()
+        self.pool = Pool(servers)
+        settings.servers = [s.to_dict() for s in servers]
+        settings.server_url = servers[0].url
+        if not settings.external_server:
+            settings.server_info = servers[0].info
 
-    def pytest_sessionfinish(self) -> None:
-        if self.owner is not None:
-            self.owner.stop()
+    def find_servers(self) -> list[Endpoint]:
+        """The --server-url servers, each asked for its slots; one that does not answer is a usage error."""
+        return [Endpoint(i, url, probe_slots(url), server_name(url)) for i, url in enumerate(self.settings.server_urls)]
 
-    def pytest_unconfigure(self) -> None:
-        self.pytest_sessionfinish()
+    def start_servers(self, config: pytest.Config) -> list[Endpoint]:
+        from pytest_localcode.server.base import ServerError
+        from pytest_localcode.server.owner import ServerOwner, build_servers, start_all
 
-
-class XdistController:
-    """Hands the controller's settings (run dir, server URL…) to every worker."""
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
+        settings = self.settings
+        workers = worker_count(config)
+        if settings.server_count > workers:
+            raise ServerError(f"--servers {settings.server_count} with {workers} worker(s): each worker keeps one server, "
+                              f"so some would sit idle; add -n {settings.server_count} (or more)")
+        cfg = agent_config(settings.model)
+        servers = build_servers(cfg.server_config or {}, cfg.name, count=settings.server_count, workers=workers,
+                                alias=cfg.model or cfg.name, run_dir=settings.run_dir,
+                                port=config.getoption("localcode_server_port"))
+        self.owners = [ServerOwner(server, settings.run_dir, index=i) for i, server in enumerate(servers)]
+        start_all(self.owners)
+        return [Endpoint(i, o.url, probe_slots(o.url), server_name(o.url), managed=True, info=o.describe())
+                for i, o in enumerate(self.owners)]
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
-        node.workerinput["localcode_settings"] = self.settings.to_workerinput()
+        """Each xdist worker: the run's settings, with its own server for the whole session."""
+        data = self.settings.to_workerinput()
+        if self.pool is not None:
+            assignment = self.pool.take(node.gateway.id, same_host(self.pool.servers, node))
+            data["server"] = assignment.to_dict()
+            data["server_url"] = assignment.server.url
+        node.workerinput["localcode_settings"] = data
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        if self.pool is not None:  # a replacement worker (xdist restarts crashed ones) gets the place
+            self.pool.release(node.gateway.id)
+
+    def stop(self) -> None:
+        for owner in self.owners:
+            owner.stop()
+
+    def pytest_sessionfinish(self) -> None:
+        self.stop()
+
+    def pytest_unconfigure(self) -> None:
+        self.stop()
+
+
+def same_host(servers: list[Endpoint], node: Any) -> list[Endpoint] | None:
+    """A worker started on another machine (``--tx ssh=HOST``) that runs one of the servers uses
+    a server on that machine; None (any server) otherwise."""
+    words = (getattr(node.gateway.spec, "ssh", None) or "").split()  # [ssh options…] [user@]host
+    host = words[-1].split("@")[-1] if words else None
+    local = [s for s in servers if host and urlsplit(s.url).hostname == host]
+    return local or None
+
+
+def worker_count(config: pytest.Config) -> int:
+    """How many workers will share the servers: ``-n N``, or the ``--tx`` specs, else 1."""
+    numprocesses = getattr(config.option, "numprocesses", None)
+    if numprocesses:
+        return int(numprocesses)
+    if getattr(config.option, "tx", None):
+        from xdist.workermanage import parse_tx_spec_config  # expands "4*ssh=…"
+
+        return len(parse_tx_spec_config(config))
+    return 1
+
+
+@pytest.hookimpl(trylast=True)  # after -k/-m deselected: shards split what is selected
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    settings = config.stash.get(SETTINGS_KEY, None)
+    if settings is None or not settings.shard:
+        return
+    from pytest_localcode.shard import Shard, select
+
+    kept, dropped = select(items, collect.exercise_key, Shard(*settings.shard))
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 def pytest_collect_directory(path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -183,7 +247,20 @@ def localcode_sandboxes(localcode_settings: Settings) -> Iterator[SandboxFactory
 
 
 @pytest.fixture(scope="session")
-def localcode_solver(localcode_settings: Settings, localcode_sandboxes: SandboxFactory) -> Solver:
+def localcode_route(localcode_settings: Settings) -> Route | None:
+    """This process's model server (the one the controller assigned), and where it moves if that
+    one is gone for good; None for pseudo-models."""
+    settings = localcode_settings
+    if not settings.servers:
+        return None
+    servers = [Endpoint.from_dict(data) for data in settings.servers]
+    current = Assignment.from_dict(settings.server) if settings.server else Pool(servers).take(worker_id())
+    return Route(servers, current, settings.run_dir, worker_id())
+
+
+@pytest.fixture(scope="session")
+def localcode_solver(localcode_settings: Settings, localcode_sandboxes: SandboxFactory,
+                    localcode_route: Route | None) -> Solver:
     settings = localcode_settings
     solver = pseudo_solver(settings.model)
     if solver is not None:
@@ -191,12 +268,13 @@ def localcode_solver(localcode_settings: Settings, localcode_sandboxes: SandboxF
     from agent import AgentLimits
     from pytest_localcode.agent_solver import AgentSolver
 
-    if not settings.server_url:
+    if localcode_route is None:
         pytest.exit("no model server: it failed to start (see above) or --server-url is missing", returncode=4)
+    server = localcode_route.current.server
     cfg = agent_config(settings.model)
     limits = AgentLimits(max_turns=settings.max_turns, max_seconds=settings.agent_timeout, max_total_tokens=settings.max_tokens)
-    return AgentSolver(cfg, settings.server_url, localcode_sandboxes, worker_id(), limits, model_name=cfg.model,
-                       owned_server=not settings.external_server)
+    return AgentSolver(cfg, server.url, localcode_sandboxes, worker_id(), limits, model_name=cfg.model,
+                       owned_server=server.managed)
 
 
 @pytest.fixture(scope="session")
@@ -210,6 +288,8 @@ def localcode_provenance(localcode_settings: Settings) -> dict[str, Any]:
     info: dict[str, Any] = {"model": settings.model, "git_commit": git_commit(PROJECT_DIR), "sandbox": settings.sandbox,
                             "server_url": settings.server_url, "tries": settings.tries, "epochs": settings.epochs,
                             "dataset_commit": git_commit(settings.dataset)}
+    if settings.shard:
+        info["shard"] = list(settings.shard)
     if settings.model not in PSEUDO_MODELS:
         cfg = agent_config(settings.model)
         info["agent_config"] = cfg.name
@@ -224,6 +304,7 @@ def localcode_result(
     localcode_sandboxes: SandboxFactory,
     localcode_solver: Solver,
     localcode_provenance: dict[str, Any],
+    localcode_route: Route | None,
 ) -> ExerciseResult:
     """Runs the exercise (agent tries + grading) in setup; resumes a finished one from disk."""
     item = request.node
@@ -239,9 +320,11 @@ def localcode_result(
         result = prior
         item.user_properties.append(("resumed", True))
     else:
+        if localcode_route is not None and localcode_route.several and localcode_route.gone():
+            move_to_another_server(localcode_route, localcode_solver)  # between exercises, never within one
         grader = Grader(localcode_sandboxes, worker=worker_id(), timeout=settings.test_timeout)
         provenance = {**localcode_provenance, "exercise_digest": exercise_digest(ex.path, ex.files())}
-        result = run_with_recovery(item, settings, localcode_solver, grader, item_dir, provenance)
+        result = run_with_recovery(item, settings, localcode_solver, grader, item_dir, provenance, localcode_route)
     item.stash[RESULT_KEY] = result
     item.user_properties.extend(properties(result))
     if result.error:
@@ -250,27 +333,46 @@ def localcode_result(
 
 
 def run_with_recovery(item: Any, settings: Settings, solver: Solver, grader: Grader, item_dir: Path,
-                      provenance: dict[str, Any]) -> ExerciseResult:
-    """Run the exercise; if the model server died mid-try, wait for its one restart and redo it."""
+                      provenance: dict[str, Any], route: Route | None = None) -> ExerciseResult:
+    """Run the exercise; if the model server died mid-try, wait for its one restart and redo it.
+    A server gone for good hands this worker to another server of the run, which redoes the
+    exercise from the start; with no server left the run stops, as it does with one server."""
     from pytest_localcode.agent_solver import ServerLost, server_healthy
     from pytest_localcode.server.owner import server_failed, wait_after_loss
 
     seed = None if settings.model in PSEUDO_MODELS else epoch_seed(settings.seed, item.epoch)
 
     def once() -> ExerciseResult:
+        here = provenance if route is None else {**provenance, "server_url": route.current.server.url,
+                                                 "server": route.current.record(), "worker": worker_id()}
         return run_exercise(item.exercise, item.conf, solver, grader, item_dir, tries=settings.tries, model=settings.model,
-                            provenance=provenance, epoch=item.epoch, epochs=settings.epochs, seed=seed)
+                            provenance=here, epoch=item.epoch, epochs=settings.epochs, seed=seed)
 
-    for chance in (1, 2):
+    restarted: set[int] = set()
+    while True:  # ends: each server is waited for once, then left for good (route.move never returns to it)
         try:
             return once()
         except ServerLost as exc:
-            url = settings.server_url or ""
-            if chance == 2 or not wait_after_loss(settings.run_dir, lambda: server_healthy(url), 300):
-                reason = server_failed(settings.run_dir) or str(exc)
+            index = route.current.server.index if route else 0
+            url = route.current.server.url if route else settings.server_url or ""
+            if index not in restarted and wait_after_loss(settings.run_dir, lambda url=url: server_healthy(url), 300, index):
+                restarted.add(index)
+                continue
+            reason = server_failed(settings.run_dir, index) or str(exc)
+            if route is None or not move_to_another_server(route, solver):
                 pytest.exit(f"stopping the run: {reason}. Finished exercises are saved in {settings.run_dir}; "
                             f"run the same command with --run-dir {settings.run_dir} to resume", returncode=3)
-    raise AssertionError("unreachable")
+
+
+def move_to_another_server(route: Route, solver: Solver) -> bool:
+    """Point this worker (and its solver) at another usable server; False when none is left."""
+    moved = route.move()
+    if moved is None:
+        return False
+    retarget = getattr(solver, "retarget", None)
+    if retarget is not None:
+        retarget(moved.server.url, owned_server=moved.server.managed)
+    return True
 
 
 @pytest.hookimpl(wrapper=True)
@@ -322,6 +424,9 @@ def properties(result: ExerciseResult) -> list[tuple[str, Any]]:
         props.append(("seed", result.seed))
     if result.refused_paths:
         props.append(("refused_paths", "; ".join(result.refused_paths[:20])))
+    server = result.provenance.get("server") or {}
+    if server:
+        props.append(("server", str(server.get("name"))))
     for record in result.tries:
         props.append((f"try{record.number}_outcome", record.outcome))
     return props

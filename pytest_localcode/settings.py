@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,8 @@ from agent.client import normalize_base_url
 from pytest_localcode.errors import LocalcodeError
 from pytest_localcode.exercises import resolve_dataset
 from pytest_localcode.paths import PROJECT_DIR
+from pytest_localcode.shard import ShardError
+from pytest_localcode.shard import parse as parse_shard
 
 SANDBOX_KINDS = ("auto", "local", "docker")
 
@@ -36,6 +38,11 @@ class Settings:
     external_server: bool = False  # --server-url: not ours to restart
     epochs: int = 1  # runs of every exercise, each its own workspace and agent session
     seed: int | None = None  # epoch 1's sampling seed (--seed, else the agent config's; see epochs.py)
+    server_urls: list[str] = field(default_factory=list)  # every --server-url, normalised
+    server_count: int = 1  # --servers N: managed servers to start
+    servers: list[dict[str, Any]] = field(default_factory=list)  # pool.Endpoint of every server, once known
+    server: dict[str, Any] | None = None  # this process's pool.Assignment (xdist: set per worker)
+    shard: list[int] | None = None  # [index, count] of --shard
 
     def to_workerinput(self) -> dict[str, Any]:
         data = asdict(self)
@@ -65,12 +72,19 @@ def resolve(config: pytest.Config) -> Settings:
         dataset = resolve_dataset(opt("localcode_exercises"), PROJECT_DIR)
     except LocalcodeError as exc:
         raise pytest.UsageError(str(exc)) from None
-    server_url = None
-    if opt("localcode_server_url"):
+    server_urls = server_urls_of(opt("localcode_server_url") or [])
+    server_url = server_urls[0] if server_urls else None
+    server_count = opt("localcode_servers")
+    if server_count is not None and server_count < 1:
+        raise pytest.UsageError(f"--servers must be at least 1 (got {server_count})")
+    if server_count is not None and server_urls:
+        raise pytest.UsageError("--servers starts model servers and --server-url uses running ones: give one or the other")
+    shard = None
+    if opt("localcode_shard") is not None:
         try:
-            server_url = normalize_base_url(opt("localcode_server_url"))
-        except ValueError as exc:
-            raise pytest.UsageError(f"--server-url: {exc}") from None
+            shard = parse_shard(opt("localcode_shard"))
+        except ShardError as exc:
+            raise pytest.UsageError(str(exc)) from None
     tries = opt("localcode_tries")
     if tries < 1:
         raise pytest.UsageError(f"--tries must be at least 1 (got {tries})")
@@ -104,6 +118,9 @@ def resolve(config: pytest.Config) -> Settings:
     else:
         stamp = time.strftime("%Y-%m-%d-%H-%M-%S")
         run_dir = runs / f"{stamp}--{safe_name(model)}"
+    if shard is not None:  # every shard of one run gets its own directory in it (merge joins them)
+        run_dir = run_dir / shard.dirname
+        resumed_from = str(run_dir) if run_dir.is_dir() else None
     timeout = opt("localcode_agent_timeout")
     if timeout <= 0:
         raise pytest.UsageError(f"--agent-timeout must be positive seconds (got {timeout})")
@@ -118,6 +135,9 @@ def resolve(config: pytest.Config) -> Settings:
         sandbox=sandbox,
         server_url=server_url,
         external_server=server_url is not None,
+        server_urls=server_urls,
+        server_count=server_count or 1,
+        shard=shard.to_list() if shard else None,
         agent_timeout=timeout,
         max_turns=opt("localcode_max_turns"),
         max_tokens=opt("localcode_max_tokens"),
@@ -126,6 +146,20 @@ def resolve(config: pytest.Config) -> Settings:
         epochs=epochs,
         seed=opt("localcode_seed"),
     )
+
+
+def server_urls_of(given: list[str]) -> list[str]:
+    """Every ``--server-url``, normalised; a malformed or repeated one is a usage error."""
+    urls: list[str] = []
+    for raw in given:
+        try:
+            url = normalize_base_url(raw)
+        except ValueError as exc:
+            raise pytest.UsageError(f"--server-url: {exc}") from None
+        if url in urls:
+            raise pytest.UsageError(f"--server-url {raw}: given twice (list each server once: it gets workers by its slot count)")
+        urls.append(url)
+    return urls
 
 
 def worker_id() -> str:

@@ -77,14 +77,18 @@ class ReportPlugin:
         if not results:
             return
         run_dir = self.settings.run_dir
-        self.provenance = collect_provenance(self.settings, describe_sandbox(self.settings.sandbox),
-                                             list(session.config.invocation_params.args), selected=self.selected)
+        self.provenance = self.make_provenance(session)
         html_report.replace_environment(session.config, self.provenance)  # again: xdist merges workers' metadata in
         self.summary = summarize(results, energy.load_sessions(run_dir))
         self.text = render(self.summary, self.provenance)
         run_dir.mkdir(parents=True, exist_ok=True)
         write_atomic(run_dir / "summary.json", {"provenance": self.provenance, **self.summary})
         (run_dir / "benchmark_results.txt").write_text(self.text, encoding="utf-8")
+
+    def make_provenance(self, session: pytest.Session) -> dict[str, Any]:
+        """Where the numbers came from (``localcode merge`` joins its inputs' instead)."""
+        return collect_provenance(self.settings, describe_sandbox(self.settings.sandbox),
+                                  list(session.config.invocation_params.args), selected=self.selected)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.text:

@@ -24,6 +24,10 @@ SAMPLING_KEYS = ("temperature", "top_p", "top_k", "min_p", "presence_penalty", "
                  "repeat_penalty", "seed", "max_tokens", "stop", "tool_choice")
 
 
+# Run settings that change what an exercise's result can be (merge refuses runs that differ in them).
+LIMIT_KEYS = ("tries", "max_turns", "max_tokens", "agent_timeout", "test_timeout")
+
+
 def git_commit(path: Path, short: bool = False) -> str:
     """HEAD of the checkout at ``path`` (``-dirty`` when tracked files changed), or "" outside git."""
     try:
@@ -115,4 +119,7 @@ def collect(settings: Any, sandbox: str, args: list[str], selected: int | None =
         "agent_config": agent["config"],
         "sampling": agent["sampling"],
         "machine": machine(),
+        "limits": {k: getattr(settings, k, None) for k in LIMIT_KEYS},
+        "servers": [{k: v for k, v in s.items() if k != "info"} for s in getattr(settings, "servers", [])],
+        "shard": getattr(settings, "shard", None),
     }

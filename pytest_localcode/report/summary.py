@@ -24,6 +24,7 @@ from typing import Any
 from pytest_localcode import stats
 from pytest_localcode.energy import total as energy_total
 from pytest_localcode.report.aider import aider_intervals, aider_stats
+from pytest_localcode.report.servers import per_server
 from pytest_localcode.results import ExerciseResult
 
 SUM_KEYS = (

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from pytest_localcode.report.summary import OUTCOMES, TRY_RATES
+from pytest_localcode.report.servers import server_lines
 
 MAX_K_SHOWN = 5  # epoch columns in the text (summary.json has every k)
 
@@ -167,6 +168,7 @@ def render(summary: dict[str, Any], provenance: dict[str, Any]) -> str:
         lines.append(_counts("Tool calls", total["tool_calls"]))
         lines.append(_counts("Tool errors by tool", total["tool_errors_by_tool"]))
         lines.append(_counts("Tool errors by kind", total["tool_errors"]))
+    lines += server_lines(summary)
     lines.append(f"Tests: {total['tests_executed']} of {total['tests_defined']} defined test cases ran in the last tries; "
                  f"test timeouts {total['test_timeouts']}; refused access attempts {total['refused_paths']}")
     lines.append("")

@@ -79,6 +79,7 @@ class ManagedServer:
     port: int = 0
     health_path: str = "/health"
     start_timeout: float = 300.0
+    env: dict[str, str] = field(default_factory=dict)  # on top of ours: the device (CUDA_VISIBLE_DEVICES…)
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
     started_at: float = field(default=0.0, init=False)
     restarts: int = field(default=0, init=False)
@@ -96,6 +97,12 @@ class ManagedServer:
         raise NotImplementedError
 
     def start(self) -> None:
+        self.spawn()
+        self.wait_healthy()
+
+    def spawn(self) -> None:
+        """Start the process without waiting for it. Call it from a thread that outlives the server:
+        PR_SET_PDEATHSIG fires when the spawning *thread* ends, not only the process."""
         if self.port == 0:
             self.port = free_port(self.host)
         elif port_taken(self.port, self.host):
@@ -105,17 +112,18 @@ class ManagedServer:
         with open(self.log_path, "ab") as log, self._lock:
             if self._closed:
                 raise ServerError("the model server was stopped while it was being (re)started")
-            log.write(f"\n$ {' '.join(cmd)}\n".encode())
+            shown_env = "".join(f"{k}={v} " for k, v in self.env.items())
+            log.write(f"\n$ {shown_env}{' '.join(cmd)}\n".encode())
             log.flush()
             try:
                 self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                                env={**os.environ, **self.env} if self.env else None,
                                                 start_new_session=True, preexec_fn=_die_with_parent)
             except OSError as exc:
                 raise ServerError(f"cannot run {cmd[0]}: {exc.strerror}") from None
         self.started_at = time.monotonic()
-        self._wait_healthy()
 
-    def _wait_healthy(self) -> None:
+    def wait_healthy(self) -> None:
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             proc = self.process
@@ -160,7 +168,10 @@ class ManagedServer:
         terminate(proc)
 
     def describe(self) -> dict[str, Any]:
-        return {"url": self.url, "command": self.command(), "log": str(self.log_path), "pid": self.process.pid if self.process else None}
+        info = {"url": self.url, "command": self.command(), "log": str(self.log_path), "pid": self.process.pid if self.process else None}
+        if self.env:
+            info["env"] = dict(self.env)
+        return info
 
 
 def terminate(proc: subprocess.Popen[bytes] | None, grace: float = 10.0) -> None:

@@ -52,6 +52,29 @@ def missing_model(what: str, path: str, hf_model: str | None, pip_package: str |
     return f"{what} {path} not found{why}{hint}"
 
 
+@dataclass(frozen=True)
+class Device:
+    """Where one server runs: environment (``CUDA_VISIBLE_DEVICES``) and flags (``--device``) on top
+    of the config's, and optionally its own slot count. From ``server_config.devices``."""
+
+    env: dict[str, str] = field(default_factory=dict)
+    args: list[str] = field(default_factory=list)
+    slots: int | None = None
+
+    @classmethod
+    def from_config(cls, entry: Any, where: str) -> Device:
+        """A ``devices`` entry: ``"CUDA1"`` (→ ``--device CUDA1``) or ``{"env", "args", "slots"}``."""
+        if isinstance(entry, str):
+            return cls(args=["--device", expand(entry)])
+        if not isinstance(entry, dict) or set(entry) - {"env", "args", "slots"}:
+            raise ServerError(f"{where}: expected a device name or an object with env, args, slots (got {entry!r})")
+        env, args, slots = entry.get("env") or {}, entry.get("args") or [], entry.get("slots")
+        good_slots = slots is None or (isinstance(slots, int) and slots > 0)
+        if not isinstance(env, dict) or not isinstance(args, list) or not good_slots:
+            raise ServerError(f"{where}: env must be an object, args a list, slots a positive number (got {entry!r})")
+        return cls({str(k): expand(str(v)) for k, v in env.items()}, [expand(str(a)) for a in args], slots)
+
+
 def long_flag(flag: str) -> str:
     return FLAG_ALIASES.get(flag, flag)
 
@@ -98,12 +121,14 @@ class LlamaServer(ManagedServer):
     pip_package: str | None = None
 
     @classmethod
-    def from_config(cls, server_config: dict[str, Any], *, slots: int, alias: str, log_path: Path, port: int = 0) -> LlamaServer:
+    def from_config(cls, server_config: dict[str, Any], *, slots: int, alias: str, log_path: Path, port: int = 0,
+                    device: Device | None = None) -> LlamaServer:
+        device = device or Device()
         model_path = expand(str(server_config.get("model_path") or ""))
         template = server_config.get("chat_template_file")
         if template:
             template = str(CONFIGS_DIR / template) if not Path(expand(template)).is_absolute() else expand(template)
-        extra = [expand(str(a)) for a in server_config.get("extra_args", [])]
+        extra = merge_args([expand(str(a)) for a in server_config.get("extra_args", [])], device.args)
         for owned in OWNED:
             if owned in {long_flag(a) for a in extra}:
                 raise ServerError(f"server_config.extra_args sets {owned}: the harness chooses it; remove it from the config")
@@ -111,7 +136,7 @@ class LlamaServer(ManagedServer):
             binary=find_llama_server(), log_path=log_path, port=port, model_path=model_path,
             context_window=server_config.get("context_window"), slots=max(1, slots), alias=alias,
             chat_template_file=template, extra_args=extra, hf_model=server_config.get("hf_model"),
-            pip_package=server_config.get("pip_package"),
+            pip_package=server_config.get("pip_package"), env=device.env,
         )
 
     def check(self) -> None:
@@ -138,9 +163,9 @@ class LlamaServer(ManagedServer):
         args = merge_args(defaults, self.extra_args)
         return [self.binary, "--model", self.model_path, "--host", self.host, "--port", str(self.port), *args]
 
-    def start(self) -> None:
+    def spawn(self) -> None:
         self.check()
-        super().start()
+        super().spawn()
 
     def describe(self) -> dict[str, Any]:
         info = super().describe()
@@ -184,24 +209,26 @@ class MlxServer(ManagedServer):
     hf_model: str | None = None
 
     @classmethod
-    def from_config(cls, server_config: dict[str, Any], *, log_path: Path, port: int = 0) -> MlxServer:
+    def from_config(cls, server_config: dict[str, Any], *, log_path: Path, port: int = 0,
+                    device: Device | None = None) -> MlxServer:
+        device = device or Device()
         binary = os.environ.get("MLX_SERVER") or shutil.which("mlx_lm.server")
         if not binary:
             raise ServerError("mlx_lm.server not found: install mlx-lm (macOS, Apple Silicon) or set MLX_SERVER")
         return cls(binary=binary, log_path=log_path, port=port, health_path="/v1/models",
                    model_path=expand(str(server_config.get("model_path") or "")),
-                   extra_args=[expand(str(a)) for a in server_config.get("extra_args", [])],
-                   hf_model=server_config.get("hf_model"))
+                   extra_args=merge_args([expand(str(a)) for a in server_config.get("extra_args", [])], device.args),
+                   hf_model=server_config.get("hf_model"), env=device.env)
 
     def command(self) -> list[str]:
         return [self.binary, "--model", self.model_path, "--host", self.host, "--port", str(self.port), *self.extra_args]
 
-    def start(self) -> None:
+    def spawn(self) -> None:
         if not self.model_path:
             raise ServerError("the agent config's server_config has no model_path")
         if not Path(self.model_path).exists():
             raise ServerError(missing_model("MLX model", self.model_path, self.hf_model))
-        super().start()
+        super().spawn()
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "kind": "mlx", "model_path": self.model_path}

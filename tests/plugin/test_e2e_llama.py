@@ -87,9 +87,9 @@ def test_bench_selection_end_to_end(real_llama: str, polyglot: Path, tmp_path: P
     assert "--alias gemma3-270m" in log and "--chat-template-file" in log
 
 
-def test_two_workers_share_one_real_server(real_llama: str, polyglot: Path, tmp_path: Path) -> None:
-    """``-n 2``: exactly one llama-server, with 2 slots; both items finish; none left afterwards."""
-    proc = subprocess.Popen(pytest_cmd(polyglot, tmp_path / "run", "-n", "2", "-k", TWO), cwd=tmp_path, text=True,
+def run_watched(dataset: Path, run_dir: Path, *args: str) -> tuple[int, str, dict[int, list[str]]]:
+    """Run ``pytest_cmd``; (exit code, output, every serving llama-server seen below it meanwhile)."""
+    proc = subprocess.Popen(pytest_cmd(dataset, run_dir, *args), cwd=run_dir.parent, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     seen: dict[int, list[str]] = {}
     try:
@@ -99,7 +99,13 @@ def test_two_workers_share_one_real_server(real_llama: str, polyglot: Path, tmp_
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode in (0, 1), out[-4000:]
+    return proc.returncode, out, seen
+
+
+def test_two_workers_share_one_real_server(real_llama: str, polyglot: Path, tmp_path: Path) -> None:
+    """``-n 2``: exactly one llama-server, with 2 slots; both items finish; none left afterwards."""
+    code, out, seen = run_watched(polyglot, tmp_path / "run", "-n", "2", "-k", TWO)
+    assert code in (0, 1), out[-4000:]
     assert "2 workers [2 items]" in out
     assert len(seen) == 1, seen
     (pid, argv), = seen.items()
@@ -130,3 +136,25 @@ def test_ctrl_c_stops_the_real_server(real_llama: str, polyglot: Path, tmp_path:
     (pid,) = seen
     assert wait_for(lambda: not pid_alive(pid), 15), "llama-server outlived the interrupted run"
     assert not descendants_named(os.getpid(), "llama-server")
+
+
+def test_two_real_servers_each_keep_their_exercises(real_llama: str, polyglot: Path, tmp_path: Path) -> None:
+    """``--servers 2 -n 2``: two real llama-servers (one slot each) from one config; what each one's
+    own log says it served is what the results say ran on it."""
+    run_dir = tmp_path / "run"
+    started = time.monotonic()
+    code, out, seen = run_watched(polyglot, run_dir, "--servers=2", "-n", "2", "-k", TWO)
+    print(f"\ntwo real llama-servers, 2 exercises: {time.monotonic() - started:.0f} s")
+    assert code in (0, 1), out[-4000:]
+    assert len(seen) == 2, seen
+    assert all(argv[argv.index("--parallel") + 1] == "1" for argv in seen.values())
+    assert not any(pid_alive(pid) for pid in seen)
+    results = [json.loads(p.read_text()) for p in (run_dir / "python").glob("*/.aider.results.json")]
+    assert len(results) == 2 and all(r["localcode"]["error"] is None for r in results)
+    for index in (0, 1):
+        mine = [r for r in results if r["localcode"]["provenance"]["server"]["index"] == index]
+        responses = sum(t["agent"].get("model_responses", 0) for r in mine for t in r["localcode"]["tries"])
+        log = (run_dir / f"server-{index}.log").read_text(errors="replace")
+        served = log.count("launch_slot_: ")  # one task per chat request, in the server's own log
+        assert served == responses, (index, served, responses)
+    assert {r["localcode"]["provenance"]["server"]["index"] for r in results} == {0, 1}  # one exercise each

@@ -19,7 +19,7 @@ import pytest
 
 from pytest_localcode.server.base import ServerError
 from pytest_localcode.server.llama import LlamaServer, MlxServer, find_llama_server, merge_args
-from pytest_localcode.server.owner import ServerOwner, build_server, server_failed
+from pytest_localcode.server.owner import ServerOwner, build_server, build_servers, server_failed, start_all
 from tests.support.stand_ins import AGENT_CONFIGS, jsonl, pid_alive, wait_for, wrapper
 
 FAKE_CONFIG = json.loads((AGENT_CONFIGS / "fake-llama.json").read_text())["server_config"]
@@ -252,3 +252,73 @@ def test_sha_and_version_in_describe(fake_llama: Path, tmp_path: Path) -> None:
     info = llama(tmp_path).describe()
     assert info["kind"] == "llama.cpp" and info["model_bytes"] == 4
     assert len(info["model_sha256"]) == 64 and "fake llama-server" in info["version"]
+
+
+# -- several servers from one config (--servers N) ----------------------------------------------
+
+
+def test_devices_give_each_server_its_flags_env_and_slots(fake_llama: Path, tmp_path: Path) -> None:
+    devices = ["CUDA1", {"env": {"CUDA_VISIBLE_DEVICES": "3"}, "args": ["-ngl", "0", "--device", "none"], "slots": 5}]
+    one, two = build_servers({**FAKE_CONFIG, "devices": devices}, "fake", count=2, workers=3, alias="f", run_dir=tmp_path)
+    first, second = one.command(), two.command()
+    assert first[first.index("--device") + 1] == "CUDA1" and one.env == {}
+    assert first[first.index("--parallel") + 1] == "2"  # its share of 3 workers on 2 servers, rounded up
+    assert two.env == {"CUDA_VISIBLE_DEVICES": "3"} and second[second.index("-ngl") + 1] == "0"
+    assert second[second.index("--device") + 1] == "none" and second.count("--device") == 1
+    assert second[second.index("--parallel") + 1] == "5"  # the device's own slot count
+    assert [s.log_path.name for s in (one, two)] == ["server-0.log", "server-1.log"]
+
+
+def test_one_server_keeps_server_log_and_ports_follow_the_given_one(fake_llama: Path, tmp_path: Path) -> None:
+    (single,) = build_servers(FAKE_CONFIG, "fake", count=1, workers=4, alias="f", run_dir=tmp_path)
+    assert single.log_path.name == "server.log" and "--device" not in single.command() and single.env == {}
+    assert single.command()[single.command().index("--parallel") + 1] == "4"
+    pair = build_servers(FAKE_CONFIG, "fake", count=2, workers=4, alias="f", run_dir=tmp_path, port=9100)
+    assert [s.port for s in pair] == [9100, 9101]
+
+
+@pytest.mark.parametrize(("devices", "message"), [
+    (["CUDA0", "CUDA1"], r"--servers 3: server_config.devices lists 2; add one entry per server"),
+    ("CUDA0", r"server_config.devices must be a list"),
+    ([5, "a", "b"], r"server_config.devices\[0\]: expected a device name or an object"),
+    ([{"env": {}, "gpu": 1}, "a", "b"], r"server_config.devices\[0\]: expected"),
+    ([{"slots": 0}, "a", "b"], r"server_config.devices\[0\]: env must be an object, args a list, slots a positive number"),
+])
+def test_bad_device_settings_are_one_line(fake_llama: Path, tmp_path: Path, devices: object, message: str) -> None:
+    with pytest.raises(ServerError, match=message) as info:
+        build_servers({**FAKE_CONFIG, "devices": devices}, "fake", count=3, workers=3, alias="f", run_dir=tmp_path)
+    assert "\n" not in str(info.value)
+
+
+def test_start_all_starts_each_on_its_device_and_stops_them(fake_llama: Path, tmp_path: Path) -> None:
+    devices = [{"env": {"CUDA_VISIBLE_DEVICES": "0"}}, {"env": {"CUDA_VISIBLE_DEVICES": "1"}, "slots": 3}]
+    servers = build_servers({**FAKE_CONFIG, "devices": devices}, "fake", count=2, workers=2, alias="f", run_dir=tmp_path)
+    owners = [ServerOwner(server, tmp_path, index=i) for i, server in enumerate(servers)]
+    start_all(owners)
+    try:
+        starts = {entry["pid"]: entry for entry in jsonl(fake_llama)}
+        assert {starts[o.server.process.pid]["cuda"] for o in owners if o.server.process} == {"0", "1"}
+        assert [httpx.get(o.url + "/props").json()["total_slots"] for o in owners] == [1, 3]
+        assert "CUDA_VISIBLE_DEVICES=1 " in (tmp_path / "server-1.log").read_text()  # the log says where it ran
+        pids = [o.server.process.pid for o in owners if o.server.process]
+    finally:
+        for owner in owners:
+            owner.stop()
+    assert not any(pid_alive(pid) for pid in pids)
+
+
+def test_start_all_stops_the_started_ones_when_one_fails(fake_llama: Path, tmp_path: Path) -> None:
+    devices = ["CUDA0", {"env": {"FAKE_LLAMA_MODE": "exit"}}]
+    servers = build_servers({**FAKE_CONFIG, "devices": devices}, "fake", count=2, workers=2, alias="f", run_dir=tmp_path)
+    owners = [ServerOwner(server, tmp_path, index=i) for i, server in enumerate(servers)]
+    with pytest.raises(ServerError, match=r"^server 1 of 2: .*exited with code 3 during start-up") as info:
+        start_all(owners)
+    assert "\n" not in str(info.value)
+    assert not any(pid_alive(entry["pid"]) for entry in jsonl(fake_llama))
+
+
+def test_each_server_has_its_own_failure_marker(fake_llama: Path, tmp_path: Path) -> None:
+    owner = ServerOwner(llama(tmp_path), tmp_path / "run", index=1)
+    owner._give_up("model server died again")
+    assert server_failed(tmp_path / "run", 1) == "model server died again"
+    assert server_failed(tmp_path / "run") is None  # server 0 is fine

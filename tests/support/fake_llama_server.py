@@ -1,7 +1,7 @@
 """A stand-in ``llama-server`` executable for lifecycle tests (no model, no compiler needed).
 
 It accepts llama-server's command line, records it (``$FAKE_LLAMA_ARGV_LOG``, one JSON line per
-start), and then, depending on ``$FAKE_LLAMA_MODE``:
+start, with the ``CUDA_VISIBLE_DEVICES`` it was given), and then, depending on ``$FAKE_LLAMA_MODE``:
 
 * ``serve`` (default): serves a :class:`ScriptedServer` on ``--host``/``--port`` whose script is
   ``$FAKE_LLAMA_SCRIPT`` (``module:attr``, called with ``$FAKE_LLAMA_DATASET`` when set), with
@@ -57,7 +57,7 @@ def record_start(argv: list[str]) -> int:
     if not log:
         return 1
     with open(log, "a") as fh:
-        fh.write(json.dumps({"pid": os.getpid(), "argv": argv}) + "\n")
+        fh.write(json.dumps({"pid": os.getpid(), "argv": argv, "cuda": os.environ.get("CUDA_VISIBLE_DEVICES")}) + "\n")
     with open(log) as fh:
         return sum(1 for line in fh if line.strip())
 

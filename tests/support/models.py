@@ -87,3 +87,46 @@ class FailThenFixModel(ExerciseModel):
 
     def files_for(self, language: str, slug: str, try_number: int) -> dict[str, str]:
         return {} if try_number == 1 else self.reference(language, slug)
+
+
+class LookAroundModel(ReferenceModel):
+    """``turns - 2`` looks (ls, glob, partial reads: each a different call), then write, then finish."""
+
+    def __init__(self, dataset: Path, turns: int):
+        super().__init__(dataset)
+        self.looks = max(0, turns - 2)
+
+    def __call__(self, request: dict[str, Any]) -> dict[str, Any]:
+        language, slug, _, steps = task_of(request)
+        if not slug:
+            return {"content": "I do not know which exercise this is."}
+        with self._lock:
+            self.calls[f"{language}/{slug}"] += 1
+        writes = list(self.files_for(language, slug, 1).items())
+        if steps < self.looks:
+            looks = [("ls", {}), ("glob", {"pattern": "*"})]
+            looks += [("read", {"path": writes[0][0], "line_start": 1, "line_end": n}) for n in range(1, 64)]
+            name, args = looks[steps % len(looks)]
+            return {"tool_calls": [tool_call(name, args)]}
+        if steps - self.looks < len(writes):
+            path, content = writes[steps - self.looks]
+            return {"tool_calls": [tool_call("write", {"path": path, "content": content})]}
+        return {"tool_calls": [tool_call("finish", {"summary": "done"})]}
+
+
+def look_around(dataset: str, turns: int) -> LookAroundModel:
+    """Factory for a scripted server run as its own process (``--callable-kwargs``)."""
+    return LookAroundModel(Path(dataset), turns)
+
+
+def reference(dataset: str, delay: float = 0.0) -> Any:
+    """Factory for a scripted server run as its own process: the reference solution, each answer
+    ``delay`` seconds late (so a test can act while an exercise is talking to the model)."""
+    model = ReferenceModel(Path(dataset))
+    if not delay:
+        return model
+
+    def slow(request: dict[str, Any]) -> dict[str, Any]:
+        return {**model(request), "delay": delay}
+
+    return slow

@@ -114,10 +114,17 @@ class Handler(BaseHTTPRequestHandler):
                 400, {"error": {"code": 400, "message": f"invalid JSON: {exc}", "type": "invalid_request_error"}}
             )
         index, spec = fake._next(request)
+        gate = fake.slot_gate
+        if gate is not None:
+            gate.acquire()  # a free slot, as llama-server queues requests beyond its slots
+        start = time.time()
         try:
             self._answer(fake, request, index, spec)
         finally:
+            if gate is not None:
+                gate.release()
             fake.handle_seconds.append(time.perf_counter() - self.started)
+            fake.record(request, index, start, time.time())
 
     def _answer(self, fake: ScriptedServer, request: dict[str, Any], index: int, spec: Spec | None) -> None:
         if fake.latency:

@@ -27,13 +27,20 @@ chunks), ``call_in_content`` (``{"name", "arguments", "style"}``: a tool call le
 ``usage_in_finish_chunk``, ``ignore_stream`` (answer JSON even to a streaming request), ``chunk_size`` (characters per streamed delta), ``chunk_delay``
 (seconds between streamed chunks: a slow decoder).
 
+``limit_slots=True`` makes it serve at most ``slots`` chat requests at once, the others waiting
+for a free slot, as llama-server does (otherwise it answers every request at once).
+``ledger=PATH`` appends one JSON line per chat request — ``{"port", "pid", "n", "exercise",
+"try", "step", "start", "end"}`` (exercise ``language/slug`` from the harness's task prompt) —
+so tests of several servers can check from each server's own record which requests it served.
+
 Like llama-server it answers 400 ``exceed_context_size_error`` when the prompt exceeds the slot
 context (``n_ctx`` / ``slots``), 500 on a tool call whose arguments are not valid JSON in the
 history, and (``strict=True``, like strict chat templates) 500 on a tool call without a tool
 result. It ignores a non-string ``tool_choice`` (recorded in ``warnings``). Usage and timings
 are deterministic (see :mod:`tests.support.scripted_wire`); what was sent is in ``sent``.
 
-Run standalone: ``python -m tests.support.scripted_server --script FILE.json --port N``.
+Run standalone: ``python -m tests.support.scripted_server --script FILE.json --port N``, or with
+``--callable module:attr --callable-kwargs JSON`` to build the script by calling ``attr(**kwargs)``.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import signal
 import sys
 import threading
@@ -81,6 +89,8 @@ class ScriptedServer:
         loading: float = 0.0,
         host: str = "127.0.0.1",
         port: int = 0,
+        limit_slots: bool = False,
+        ledger: str | None = None,
     ) -> None:
         self.script, self.repeat, self.strict = script, repeat, strict
         self.n_ctx, self.slots, self.model, self.latency = n_ctx, slots, model, latency
@@ -92,6 +102,8 @@ class ScriptedServer:
         self._stop = threading.Event()
         self._last_prompt = 0
         self._ready_at = time.monotonic() + loading
+        self.slot_gate = threading.Semaphore(max(1, slots)) if limit_slots else None
+        self.ledger = ledger
         self._httpd = Server((host, port), Handler)
         self._httpd.scripted = self  # type: ignore[attr-defined]
         self._thread: threading.Thread | None = None
@@ -127,6 +139,18 @@ class ScriptedServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def record(self, request: dict[str, Any], index: int, start: float, end: float) -> None:
+        """One ledger line for a chat request (see the module docstring)."""
+        if not self.ledger:
+            return
+        from tests.support.models import task_of
+
+        language, slug, try_number, steps = task_of(request)
+        entry = {"port": self._httpd.server_address[1], "pid": os.getpid(), "n": index,
+                 "exercise": f"{language}/{slug}", "try": try_number, "step": steps, "start": start, "end": end}
+        with self._lock, open(self.ledger, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(entry) + "\n")
 
     # -- accounting helpers for tests --------------------------------------------------------
     def totals(self) -> dict[str, float]:
@@ -203,7 +227,8 @@ class ScriptedServer:
 def _load_script(args: argparse.Namespace) -> tuple[Script, dict[str, Any]]:
     if args.callable:
         module, _, attr = args.callable.partition(":")
-        return getattr(importlib.import_module(module), attr), {}
+        script = getattr(importlib.import_module(module), attr)
+        return (script(**json.loads(args.callable_kwargs)) if args.callable_kwargs else script), {}
     with open(args.script, encoding="utf-8") as fh:
         data = json.load(fh)
     if isinstance(data, list):
@@ -221,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
         help="JSON file: a list of response specs, or {responses: [...], n_ctx, slots, model, latency, repeat, strict}",
     )
     parser.add_argument("--callable", help="module:attr of a script callable(request) -> spec")
+    parser.add_argument("--callable-kwargs", help="JSON object: the script is attr(**kwargs) (a factory)")
+    parser.add_argument("--limit-slots", action="store_true", help="serve at most --slots requests at once")
+    parser.add_argument("--ledger", help="append one JSON line per chat request to this file")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, help="seconds added to every chat response")
@@ -236,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
             options[key] = value
     if args.repeat:
         options["repeat"] = True
-    server = ScriptedServer(script, host=args.host, port=args.port, **options).start()
+    server = ScriptedServer(script, host=args.host, port=args.port, limit_slots=args.limit_slots, ledger=args.ledger,
+                            **options).start()
     print(f"SCRIPTED_SERVER_URL={server.url}", flush=True)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
