@@ -311,4 +311,5 @@ def summarize(results: list[ExerciseResult], energy: Iterable[dict[str, Any]] = 
         "flaky": total["flaky"],
         "energy": energy_summary(energy, total["cost"]["solved"], total["attempts"]),
         "aider": aider,
+        "servers": per_server(ordered),
     }
