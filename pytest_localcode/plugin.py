@@ -25,6 +25,9 @@ from pytest_localcode.solvers import PSEUDO_MODELS, Solver, pseudo_solver
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
 RESULT_KEY = pytest.StashKey[ExerciseResult]()
+# --bench (what ./bin/bench runs): the embedded tiny model on one exercise of three languages
+BENCH_MODEL = "gemma3-270m"
+BENCH_EXERCISES = ("python/proverb", "javascript/space-age", "go/bowling")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -32,7 +35,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--model", dest="localcode_model", metavar="NAME",
                     help="agent config (e.g. glm-4.7-flash, gguf/glm-4.7-flash) or a pseudo-model: oracle, nop")
     group.addoption("--exercises", dest="localcode_exercises", metavar="DIR",
-                    help="polyglot-benchmark checkout (default: $LOCALCODE_EXERCISES, else ../polyglot-benchmark)")
+                    help="polyglot-benchmark checkout (default: $LOCALCODE_EXERCISES, else polyglot-benchmark/ "
+                         "beside the project or a folder above it, or in a shared/ folder there)")
     group.addoption("--run-dir", dest="localcode_run_dir", metavar="DIR",
                     help="where results go (default runs/<timestamp>--<model>); an existing one is resumed")
     group.addoption("--resume", dest="localcode_resume", action="store_true",
@@ -53,12 +57,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="limit on prompt+completion tokens per try")
     group.addoption("--test-timeout", dest="localcode_test_timeout", type=float, default=None, metavar="SEC",
                     help="seconds per test run, for every language (default: per language, exercises_conf)")
+    group.addoption("--bench", dest="localcode_bench", action="store_true",
+                    help=f"the quick benchmark ./bin/bench runs: --model defaults to {BENCH_MODEL}, and without "
+                         f"-k, -m or paths only {', '.join(BENCH_EXERCISES)} run")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-html reads --html (we default it into the run dir)
 def pytest_configure(config: pytest.Config) -> None:
     for language in LANGUAGES:
         config.addinivalue_line("markers", f"{language}: exercises of the {language} track")
+    bench = config.getoption("localcode_bench")
+    if bench and not config.getoption("localcode_model"):
+        config.option.localcode_model = BENCH_MODEL
     if not config.getoption("localcode_model"):
         return
     workerinput = getattr(config, "workerinput", None)
@@ -70,7 +80,12 @@ def pytest_configure(config: pytest.Config) -> None:
         agent_config(settings.model)  # fail fast on an unknown or malformed config
     config.stash[SETTINGS_KEY] = settings
     if config.args_source != pytest.Config.ArgsSource.ARGS:
-        config.args = [str(settings.dataset)]
+        selected = config.option.keyword or config.option.markexpr
+        if bench and not selected:
+            config.args = [str(settings.dataset / lang / "exercises" / "practice" / slug)
+                           for lang, slug in (name.split("/") for name in BENCH_EXERCISES)]
+        else:
+            config.args = [str(settings.dataset)]
     if workerinput is None:
         from pytest_localcode.report.plugin import ReportPlugin, default_html
 
@@ -116,7 +131,8 @@ class ServerPlugin:
         alias = cfg.model or cfg.name
         try:
             server = build_server(cfg.server_config or {}, cfg.name, slots=slots, alias=alias,
-                                  log_path=settings.run_dir / "server.log", port=config.getoption("localcode_server_port"))
+                                  log_path=settings.run_dir / "server.log",
+                                  port=config.getoption("localcode_server_port"))
             self.owner = ServerOwner(server, settings.run_dir)
             settings.server_url = self.owner.start()
         except LocalcodeError as exc:
@@ -186,7 +202,8 @@ def localcode_solver(localcode_settings: Settings, localcode_sandboxes: SandboxF
     if not settings.server_url:
         pytest.exit("no model server: it failed to start (see above) or --server-url is missing", returncode=4)
     cfg = agent_config(settings.model)
-    limits = AgentLimits(max_turns=settings.max_turns, max_seconds=settings.agent_timeout, max_total_tokens=settings.max_tokens)
+    limits = AgentLimits(max_turns=settings.max_turns, max_seconds=settings.agent_timeout,
+                         max_total_tokens=settings.max_tokens)
     return AgentSolver(cfg, settings.server_url, localcode_sandboxes, worker_id(), limits, model_name=cfg.model,
                        owned_server=not settings.external_server)
 
@@ -244,14 +261,15 @@ def run_with_recovery(item: Any, settings: Settings, solver: Solver, grader: Gra
     from pytest_localcode.server.owner import server_failed, wait_after_loss
 
     def once() -> ExerciseResult:
-        return run_exercise(item.exercise, item.conf, solver, grader, item_dir, tries=settings.tries, model=settings.model,
+        return run_exercise(item.exercise, item.conf, solver, grader, item_dir, tries=settings.tries,
+                            model=settings.model,
                             provenance=provenance)
 
+    url = settings.server_url or ""
     for chance in (1, 2):
         try:
             return once()
         except ServerLost as exc:
-            url = settings.server_url or ""
             if chance == 2 or not wait_after_loss(settings.run_dir, lambda: server_healthy(url), 300):
                 reason = server_failed(settings.run_dir) or str(exc)
                 pytest.exit(f"stopping the run: {reason}. Finished exercises are saved in {settings.run_dir}; "
