@@ -51,7 +51,8 @@ def load_run(path: Path, label: str) -> Run:
             found[result.name] = result
     if not found:
         detail = f" ({unreadable} unreadable result files)" if unreadable else ""
-        raise CompareError(f"{label} {path}: not a localcode run directory: no <language>/<exercise>/{RESULTS_FILE}{detail}")
+        raise CompareError(f"{label} {path}: not a localcode run directory: no "
+                           f"<language>/<exercise>/{RESULTS_FILE}{detail}")
     return Run(path, found, unreadable)
 
 

@@ -102,8 +102,10 @@ def details_html(result: ExerciseResult) -> str:
         blocks.append(f"<p><b>Refused access attempts ({len(result.refused_paths)}):</b> {shown}</p>")
     blocks.append(f'<details class="lc-transcript"><summary>Transcript ({len(result.transcript)} messages)</summary>'
                   f"{transcript_html(result.transcript)}</details>")
-    blocks.append(f'<details class="lc-tests"><summary>Final test output</summary>{_pre(result.final_test_output or "(no test run)")}</details>')
-    blocks.append(f'<details class="lc-diff"><summary>Solution diff</summary>{_pre(result.solution_diff or "(no changes)")}</details>')
+    blocks.append('<details class="lc-tests"><summary>Final test '
+                  f'output</summary>{_pre(result.final_test_output or "(no test run)")}</details>')
+    blocks.append('<details class="lc-diff"><summary>Solution '
+                  f'diff</summary>{_pre(result.solution_diff or "(no changes)")}</details>')
     blocks.append("</div>")
     return "".join(blocks)
 
@@ -124,12 +126,15 @@ def chart_svg(summary: dict[str, Any]) -> str:
         for j, (key, colour) in enumerate((("pass_rate_1", "#1565c0"), ("pass_rate_2", "#90caf9"))):
             h = height * g[key] / 100
             out.append(f'<rect x="{x + j * bar_w}" y="{top + height - h:.1f}" width="{bar_w - 2}" height="{h:.1f}" '
-                       f'fill="{colour}"><title>{html.escape(name)} {key.replace("pass_rate_", "pass@")}: {g[key]}%</title></rect>')
+                       f'fill="{colour}"><title>{html.escape(name)} {key.replace("pass_rate_", "pass@")}: '
+                       f'{g[key]}%</title></rect>')
             out.append(f'<text x="{x + j * bar_w}" y="{top + height - h - 3:.1f}" font-size="9">{g[key]:.0f}</text>')
         out.append(f'<text x="{x}" y="{top + height + 14}" font-size="11">{html.escape(name)}</text>')
     legend_y = top + height + 34
-    out.append(f'<rect x="35" y="{legend_y - 9}" width="10" height="10" fill="#1565c0"/><text x="50" y="{legend_y}" font-size="11">pass@1</text>')
-    out.append(f'<rect x="110" y="{legend_y - 9}" width="10" height="10" fill="#90caf9"/><text x="125" y="{legend_y}" font-size="11">pass@2 (solved by try 2)</text>')
+    out.append(f'<rect x="35" y="{legend_y - 9}" width="10" height="10" fill="#1565c0"/><text x="50" y="{legend_y}" '
+               'font-size="11">pass@1</text>')
+    out.append(f'<rect x="110" y="{legend_y - 9}" width="10" height="10" fill="#90caf9"/><text x="125" y="{legend_y}" '
+               'font-size="11">pass@2 (solved by try 2)</text>')
     out.append("</svg>")
     return "".join(out)
 
@@ -140,6 +145,7 @@ def summary_html(summary: dict[str, Any], provenance: dict[str, Any], text: str)
         '<div class="lc-summary"><h2>localcode</h2>',
         chart_svg(summary),
         f"<details open><summary>Results table</summary>{_pre(text)}</details>",
-        f"<details><summary>Provenance (model file, server command, agent config, machine)</summary>{_pre(prov)}</details>",
+        "<details><summary>Provenance (model file, server command, agent config, "
+        f"machine)</summary>{_pre(prov)}</details>",
         "</div>",
     ]

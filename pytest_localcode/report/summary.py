@@ -117,5 +117,6 @@ def summarize(results: list[ExerciseResult]) -> dict[str, Any]:
         "total": group(rows),
         "languages": {lang: group([r for r in rows if r["language"] == lang]) for lang in languages},
         "exercises": {f"{r['language']}/{r['exercise']}": r for r in rows},
-        "aider": aider_stats([r.aider_fields() for r in ordered], max_tries=max((r.max_tries for r in ordered), default=0)),
+        "aider": aider_stats([r.aider_fields() for r in ordered],
+                             max_tries=max((r.max_tries for r in ordered), default=0)),
     }

