@@ -17,6 +17,7 @@ handler: it is sent once more at once, on a new connection, without counting as 
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -143,10 +144,16 @@ class HttpChatClient:
         self.encoder = BodyEncoder()
         self._chat_url = self.base_url + "/v1/chat/completions"  # a server behind a proxy at /llm keeps its prefix
         self._props_url = self.base_url + "/props"
+        # TCP_NODELAY: a request goes out as two writes (head, body); with Nagle's algorithm the body
+        # waits for the server's delayed ACK of the head, milliseconds on every turn
+        transport = httpx.HTTPTransport(
+            limits=httpx.Limits(max_keepalive_connections=8, keepalive_expiry=KEEPALIVE_EXPIRY),
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+        )
         self._http = httpx.Client(
             headers={"User-Agent": "localcode", "Content-Type": "application/json", **(headers or {})},
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
-            limits=httpx.Limits(max_keepalive_connections=8, keepalive_expiry=KEEPALIVE_EXPIRY),
+            transport=transport,
             trust_env=False,
         )
 

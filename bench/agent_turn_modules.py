@@ -43,7 +43,7 @@ def module_name(filename: str) -> str | None:
         rel = Path(filename).resolve().relative_to(ROOT)
     except ValueError:
         return None
-    if rel.parts[0] in (".venv", "tests") or rel.suffix != ".py" or rel == Path(__file__).resolve().relative_to(ROOT):
+    if rel.parts[0] in (".venv", "tests") or rel.suffix != ".py":
         return None
     parts = list(rel.with_suffix("").parts)
     if parts[-1] == "__init__":
@@ -73,6 +73,8 @@ def measure() -> tuple[set[str], set[str]]:
         if event != "call":
             return
         filename = frame.f_code.co_filename
+        if filename == __file__:  # this script's own event callback
+            return
         name = module_name(filename)
         if name is not None:
             project.add(name)
