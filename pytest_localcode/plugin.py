@@ -81,9 +81,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SETTINGS_KEY] = settings
     if config.args_source != pytest.Config.ArgsSource.ARGS:
         selected = config.option.keyword or config.option.markexpr
-        if bench and not selected:
+        if bench and not selected:  # in the dataset's order, as a -k selection of them collects them
             config.args = [str(settings.dataset / lang / "exercises" / "practice" / slug)
-                           for lang, slug in (name.split("/") for name in BENCH_EXERCISES)]
+                           for lang, slug in sorted(name.split("/") for name in BENCH_EXERCISES)]
         else:
             config.args = [str(settings.dataset)]
     if workerinput is None:

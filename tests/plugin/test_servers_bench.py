@@ -15,7 +15,7 @@ import pytest
 from pytest_localcode.plugin import BENCH_EXERCISES, BENCH_MODEL
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT = [f"{name.replace('/', '::')}" for name in BENCH_EXERCISES]
+DEFAULT = sorted(name.replace("/", "::") for name in BENCH_EXERCISES)
 
 
 def collect(pytester: pytest.Pytester, dataset: Path, *args: str) -> tuple[list[str], str]:
@@ -26,8 +26,13 @@ def collect(pytester: pytest.Pytester, dataset: Path, *args: str) -> tuple[list[
 
 
 def test_bench_alone_collects_the_three_default_exercises(pytester: pytest.Pytester, polyglot: Path) -> None:
+    """In the order a -k selection of them runs (the server's prompt cache, and so the tokens, follow it)."""
     ids, out = collect(pytester, polyglot)
     assert ids == DEFAULT and "3 tests collected" in out
+    keyword = " or ".join(f"({name.replace('/', ' and ')})" for name in BENCH_EXERCISES)
+    result = pytester.runpytest_subprocess("--model", BENCH_MODEL, f"--exercises={polyglot}", "--collect-only", "-q",
+                                           "-k", keyword)
+    assert [line for line in result.outlines if "::" in line] == ids
 
 
 @pytest.mark.parametrize(
