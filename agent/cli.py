@@ -6,24 +6,32 @@
     localcode --list                                # shipped configs
 
 Any ``--key value`` that is not a flag below overrides the config key of that name (``-`` and
-``_`` alike, values typed as in the config). Exit codes: 0 the model finished or answered;
+``_`` alike, values typed as in the config). ``--overlay KEY`` appends the config's
+``prompt_overlays[KEY]`` file to the system prompt. Exit codes: 0 the model finished or answered;
 1 server/transport error; 2 usage or config error; 3 stopped by a limit or guard; 130 interrupted.
+
+The ``shell`` tool runs commands here with no isolation, as the user who started the CLI, like any
+coding agent on a workstation (the harness passes its sandbox instead). What :class:`LocalRunner`
+does guarantee: the command runs in the workspace, it is killed with its whole process group at
+the timeout (a stuck ``npm test`` must not outlive the agent), and its output is capped.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
+import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from agent.client import HttpChatClient
-from agent.config import AGENT_DIR, ConfigError, list_configs, load_config
+from agent.config import ConfigError, list_configs, load_config, state_dir
+from agent.logs import default_session_file
 from agent.loop import Agent
-from agent.overrides import split_cli_overrides
-from agent.result import AgentLimits, RunResult
-from agent.runner import LocalRunner
-from agent.session import default_session_file
+from agent.protocols import AgentLimits, ExecResult, RunResult
 
 FLAGS = {  # flag → number of values
     "-a": 1,
@@ -39,6 +47,7 @@ FLAGS = {  # flag → number of values
     "--log-dir": 1,
     "--session-file": 1,
     "--max-seconds": 1,
+    "--overlay": 1,
     "-q": 0,
     "--quiet": 0,
     "-h": 0,
@@ -49,6 +58,76 @@ REPL_HELP = "/clear new session · /status agent, server and session · /help th
 
 class UsageError(Exception):
     pass
+
+
+def split_cli_overrides(argv: list[str]) -> dict[str, str]:
+    """``["--max-turns", "30", "--tools", "read,write"]`` → ``{"max_turns": "30", "tools": "read,write"}``.
+
+    Every flag needs a value (``--flag=value`` works too); raises ValueError otherwise.
+    """
+    out: dict[str, str] = {}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if not arg.startswith("--") or len(arg) == 2:
+            raise ValueError(f"unexpected argument {arg!r}")
+        key, eq, value = arg[2:].partition("=")
+        if not eq:
+            if i + 1 >= len(argv) or (argv[i + 1].startswith("--") and len(argv[i + 1]) > 2):
+                raise ValueError(f"--{key} needs a value")
+            value = argv[i + 1]
+            i += 1
+        out[key.replace("-", "_")] = value
+        i += 1
+    return out
+
+
+class LocalRunner:
+    """The CLI's :class:`agent.protocols.CommandRunner` (see the module docstring)."""
+
+    def __init__(self, workspace: Path, *, max_output: int = 200_000) -> None:
+        self.workspace = workspace.resolve()
+        self.max_output = max_output
+
+    def exec(
+        self,
+        command: str | Sequence[str],
+        *,
+        timeout: float,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+    ) -> ExecResult:
+        workdir = (self.workspace / cwd).resolve() if cwd else self.workspace
+        if workdir != self.workspace and self.workspace not in workdir.parents:
+            return ExecResult(126, f"cwd {cwd!r} is outside the workspace", 0.0)
+        started = time.monotonic()
+        proc = subprocess.Popen(
+            command,
+            shell=isinstance(command, str),
+            cwd=workdir,
+            env={**os.environ, **(env or {})},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, killed as a whole
+        )
+        timed_out = False
+        try:
+            out, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            out, _ = proc.communicate()
+        text = out.decode("utf-8", "replace")
+        truncated = len(text) > self.max_output
+        if truncated:
+            half = self.max_output // 2
+            text = text[:half] + f"\n...[{len(text) - self.max_output} chars cut]...\n" + text[-half:]
+        code = 124 if timed_out else proc.returncode
+        return ExecResult(code, text, time.monotonic() - started, timed_out, truncated=truncated)
 
 
 def parse_args(argv: list[str]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -92,10 +171,6 @@ def parse_args(argv: list[str]) -> tuple[dict[str, Any], dict[str, str]]:
     return opts, overrides
 
 
-def home() -> Path:
-    return Path(os.environ.get("LOCALCODE_HOME", AGENT_DIR.parent / ".localcode")).expanduser()
-
-
 class Printer:
     """Console output: streamed text, one line per tool call and result, a usage line."""
 
@@ -133,8 +208,10 @@ class Printer:
             print(f"\n{r.final_text}")
         self.saw_content = False
         line = (
-            f"[{r.stop_reason} | turns {m.get('turns', 0)} | {m.get('prompt_tokens', 0)}→{m.get('completion_tokens', 0)} tok"
-            f" | prefill {m.get('prefill_tps', 0):.0f} t/s | decode {m.get('decode_tps', 0):.1f} t/s | {r.duration:.1f}s]"
+            f"[{r.stop_reason} | turns {m.get('turns', 0)} | "
+            f"{m.get('prompt_tokens', 0)}→{m.get('completion_tokens', 0)} tok"
+            f" | prefill {m.get('prefill_tps', 0):.0f} t/s | decode {m.get('decode_tps', 0):.1f} t/s | "
+            f"{r.duration:.1f}s]"
         )
         print(f"\033[2m{line}\033[0m", file=sys.stderr)
         if r.error:
@@ -186,18 +263,6 @@ def repl(agent: Agent, printer: Printer, resume: bool, session_file: Path) -> in
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["compare"]:  # `localcode compare RUN_A RUN_B`: the harness's run comparison
-        from pytest_localcode.compare import main as compare_main
-
-        return compare_main(argv[1:])
-    if argv[:1] == ["leaderboard"]:  # `localcode leaderboard RUN_DIR…`: the harness's runs side by side
-        from pytest_localcode.leaderboard import main as leaderboard_main
-
-        return leaderboard_main(argv[1:])
-    if argv[:1] == ["merge"]:  # `localcode merge RUN_DIR… --into DIR`: join a run's shards
-        from pytest_localcode.merge import main as merge_main
-
-        return merge_main(argv[1:])
     try:
         opts, overrides = parse_args(argv)
         if opts.get("help"):
@@ -209,6 +274,10 @@ def main(argv: list[str] | None = None) -> int:
         if not opts.get("agent"):
             raise UsageError(f"--agent is required; available: {', '.join(list_configs())}")
         cfg = load_config(opts["agent"], overrides=overrides)
+        overlay = opts.get("overlay")
+        if overlay is not None and overlay not in cfg.prompt_overlays:
+            have = ", ".join(cfg.prompt_overlays) or "none"
+            raise UsageError(f"--overlay {overlay}: not a key of {cfg.name}'s prompt_overlays (it has: {have})")
         prompt = " ".join(opts["words"]) or None
         if opts["files"]:
             prompt = Path(opts["files"][0]).read_text(encoding="utf-8")
@@ -216,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         session_file = (
             Path(opts["session_file"])
             if opts.get("session_file")
-            else default_session_file(home(), workspace, cfg.name)
+            else default_session_file(state_dir(), workspace, cfg.name)
         )
         printer = Printer(bool(opts.get("quiet")), cfg.thinking_visibility == "show")
         client = HttpChatClient(opts.get("url") or cfg.url, read_timeout=cfg.request_timeout)
@@ -226,12 +295,13 @@ def main(argv: list[str] | None = None) -> int:
             client=client,
             workspace=workspace,
             runner=LocalRunner(workspace),
-            log_dir=Path(opts["log_dir"]) if opts.get("log_dir") else home() / "logs",
+            log_dir=Path(opts["log_dir"]) if opts.get("log_dir") else state_dir() / "logs",
             session_file=session_file,
             limits=AgentLimits(max_seconds=max_seconds),
             model_name=opts.get("model"),
             on_event=printer.event,
             on_delta=printer.delta,
+            prompt_overlay=overlay,
         )
     except (UsageError, ConfigError, OSError, ValueError) as exc:
         print(f"localcode: error: {' '.join(str(exc).split())}", file=sys.stderr)

@@ -1,26 +1,34 @@
-"""The client for ``/v1/chat/completions`` (llama-server, mlx_lm.server, any OpenAI clone).
+"""The client for ``/v1/chat/completions`` (llama-server, mlx_lm.server, any OpenAI clone), on httpx.
 
-Why not a bare ``POST``: a local model can think for minutes before the first token, can
-be loading (503), can drop the connection, can hang. So: per-read timeouts *and* a caller's total
+Why not a bare ``POST``: a local model can think for minutes before the first token, can be
+loading (503), can drop the connection, can hang. So: per-read timeouts *and* a caller's total
 deadline, retries with backoff for connection errors and 5xx/429 *only before any output arrived*
 (a retry after partial output would duplicate work and tokens), and every failure surfaced as a
 :class:`ChatError` whose one-line message carries the HTTP status and the server's own error text.
-The connections are :mod:`agent.http11`'s (why not httpx: see there).
+
+Keep-alive with llama-server: it closes the connection after every streamed response without
+announcing it, and closes idle connections after 5 s. httpx drops a pooled connection whose
+socket reads EOF before reusing it, and this client expires idle ones after 4 s; what is left is
+the close that crosses a request on the wire. A reused connection that fails before any response
+byte was, almost always, closed by the server while it sat idle, so the request reached no
+handler: it is sent once more at once, on a new connection, without counting as a retry.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
+import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from agent.http11 import ConnectFailed, ConnectionPool, Exchange
-from agent.protocols import ChatError, ChatResponse
-from agent.sse import StreamAccumulator, parse_completion
+import httpx
 
+from agent.protocols import ChatError, ChatResponse
+from agent.wire import BodyEncoder, StreamAccumulator, parse_completion, sse_lines
+
+KEEPALIVE_EXPIRY = 4.0  # seconds an idle connection is kept: below llama-server's 5 s
 _OVERFLOW_MARKERS = (
     "exceed_context_size_error",
     "exceeds the available context size",
@@ -46,7 +54,7 @@ def normalize_base_url(url: str) -> str:
             url = url[: -len(suffix)].rstrip("/")
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises for a port that is no number
+        _ = parts.port  # raises ValueError for a port that is no number
         problem = "" if parts.scheme in ("http", "https") and parts.hostname else "needs an http(s) scheme and a host"
     except ValueError as exc:
         problem = str(exc)
@@ -79,64 +87,26 @@ def is_context_overflow(body: str) -> bool:
     return any(marker in low for marker in _OVERFLOW_MARKERS)
 
 
-class BodyEncoder:
-    """JSON request bodies that re-use the encoding of objects sent before.
-
-    Turn after turn the agent sends the same tools list and the same history messages (the
-    same objects: history is append-only), plus a few new ones; encoding only what is new
-    keeps the per-turn cost flat instead of growing with the transcript. Entries hold a
-    reference to their object, so an ``id()`` is never confused with a reused one.
-    """
-
-    def __init__(self, limit: int = 20000) -> None:
-        self.limit = limit
-        self._cache: dict[int, tuple[Any, str]] = {}
-
-    def _cached(self, obj: Any) -> str:
-        hit = self._cache.get(id(obj))
-        if hit is not None and hit[0] is obj:
-            return hit[1]
-        text = json.dumps(obj, ensure_ascii=False)
-        if len(self._cache) >= self.limit:
-            self._cache.clear()
-        self._cache[id(obj)] = (obj, text)
-        return text
-
-    def encode(self, body: dict[str, Any]) -> bytes:
-        parts = []
-        for key, value in body.items():
-            if key == "messages" and isinstance(value, list):
-                text = "[" + ",".join(self._cached(m) for m in value) + "]"
-            elif key == "tools":
-                text = self._cached(value)
-            else:
-                text = json.dumps(value, ensure_ascii=False)
-            parts.append(json.dumps(key) + ":" + text)
-        return ("{" + ",".join(parts) + "}").encode()
-
-
-def _lines(chunks: Iterator[bytes]) -> Iterator[str]:
-    """SSE lines from raw body chunks (lighter than httpx's text and line decoders, which
-    cost more than the JSON parsing on a fast local server)."""
-    pending = b""
-    for chunk in chunks:
-        pending += chunk
-        if b"\n" not in chunk:
-            continue
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            yield line.rstrip(b"\r").decode("utf-8", "replace")
-    if pending:
-        yield pending.rstrip(b"\r").decode("utf-8", "replace")
-
-
-def _json_body(status: int, body: bytes) -> Any:
+def server_context(client: object) -> int | None:
+    """The server's per-slot context window from ``/props`` (llama-server), or None when the
+    client cannot ask (any ChatClient without ``server_props``) or the server does not say."""
+    props_fn = getattr(client, "server_props", None)
+    if props_fn is None:
+        return None
     try:
-        return json.loads(body)
+        props = props_fn() or {}
+    except Exception:  # noqa: BLE001 - props are optional: a failure means "unknown"
+        return None
+    n_ctx = (props.get("default_generation_settings") or {}).get("n_ctx") or props.get("n_ctx")
+    return n_ctx if isinstance(n_ctx, int) and n_ctx > 0 else None
+
+
+def _json_body(r: httpx.Response) -> Any:
+    try:
+        return json.loads(r.content)
     except ValueError as exc:
-        text = body.decode("utf-8", "replace")
-        message = f"invalid JSON from server: {one_line(text, 200)}"
-        raise ChatError(message, status=status, body=text[:2000], kind="protocol") from exc
+        message = f"invalid JSON from server: {one_line(r.text, 200)}"
+        raise ChatError(message, status=r.status_code, body=r.text[:2000], kind="protocol") from exc
 
 
 class _Retry(Exception):
@@ -145,6 +115,10 @@ class _Retry(Exception):
     def __init__(self, error: ChatError) -> None:
         super().__init__(str(error))
         self.error = error
+
+
+class _Resend(_Retry):
+    """Internal: a reused connection failed before any response: resend at once (see the module)."""
 
 
 class HttpChatClient:
@@ -166,15 +140,25 @@ class HttpChatClient:
         self.base_url = normalize_base_url(base_url)
         self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
         self.retries, self.backoff = max(0, retries), backoff
-        self.attempts = 0  # total HTTP attempts, for metrics and tests
+        self.attempts = 0  # total HTTP attempts (resends included), for metrics and tests
         self.encoder = BodyEncoder()
-        self._headers = {"User-Agent": "localcode", "Content-Type": "application/json", **(headers or {})}
-        self._pool = ConnectionPool(self.base_url, connect_timeout=connect_timeout)
-        prefix = urlsplit(self.base_url).path  # a server behind a reverse proxy at /llm
-        self._chat_path, self._props_path = prefix + "/v1/chat/completions", prefix + "/props"
+        self._chat_url = self.base_url + "/v1/chat/completions"  # a server behind a proxy at /llm keeps its prefix
+        self._props_url = self.base_url + "/props"
+        # TCP_NODELAY: a request goes out as two writes (head, body); with Nagle's algorithm the body
+        # waits for the server's delayed ACK of the head, milliseconds on every turn
+        transport = httpx.HTTPTransport(
+            limits=httpx.Limits(max_keepalive_connections=8, keepalive_expiry=KEEPALIVE_EXPIRY),
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+        )
+        self._http = httpx.Client(
+            headers={"User-Agent": "localcode", "Content-Type": "application/json", **(headers or {})},
+            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+            transport=transport,
+            trust_env=False,
+        )
 
     def close(self) -> None:
-        self._pool.close()
+        self._http.close()
 
     def __enter__(self) -> HttpChatClient:
         return self
@@ -185,13 +169,9 @@ class HttpChatClient:
     def server_props(self) -> dict[str, Any]:
         """``GET /props`` (llama-server: n_ctx per slot, total_slots, build); ``{}`` when absent."""
         try:
-            ex = self._pool.request("GET", self._props_path, None, self._headers, timeout=self.connect_timeout)
-            try:
-                raw = ex.read()
-            finally:
-                ex.close()
-            data = json.loads(raw) if ex.status == 200 else {}
-        except (OSError, http.client.HTTPException, ValueError):
+            r = self._http.get(self._props_url, timeout=self.connect_timeout)
+            data = r.json() if r.status_code == 200 else {}
+        except (httpx.HTTPError, ValueError):
             return {}
         return data if isinstance(data, dict) else {}
 
@@ -202,11 +182,14 @@ class HttpChatClient:
         deadline: float | None = None,
         on_delta: Callable[[str, str], None] | None = None,
     ) -> ChatResponse:
-        attempt = 0
+        attempt, resent = 0, False
         while True:
             try:
                 return self._once(request, deadline, on_delta)
             except _Retry as retry:
+                if isinstance(retry, _Resend) and not resent:
+                    resent = True
+                    continue
                 attempt += 1
                 wait = self.backoff * 2 ** (attempt - 1)
                 if attempt > self.retries or (deadline is not None and time.monotonic() + wait >= deadline):
@@ -214,58 +197,67 @@ class HttpChatClient:
                 time.sleep(wait)
 
     # -- one attempt -------------------------------------------------------------------------
-    def _timeouts(self, deadline: float | None) -> tuple[float, float]:
-        """(connect, per-read) seconds, both cut to what is left before the deadline."""
+    def _timeout(self, deadline: float | None) -> httpx.Timeout:
+        """Connect and per-read timeouts, both cut to what is left before the deadline."""
         if deadline is None:
-            return self.connect_timeout, self.read_timeout
+            return httpx.Timeout(self.read_timeout, connect=self.connect_timeout)
         left = deadline - time.monotonic()
         if left <= 0:
             raise ChatError("deadline reached before the request was sent", kind="timeout")
-        return min(self.connect_timeout, left), min(self.read_timeout, left)
+        return httpx.Timeout(min(self.read_timeout, left), connect=min(self.connect_timeout, left))
 
     def _once(
         self, request: dict[str, Any], deadline: float | None, on_delta: Callable[[str, str], None] | None
     ) -> ChatResponse:
-        connect, read = self._timeouts(deadline)
+        timeout = self._timeout(deadline)
         self.attempts += 1
         started = time.monotonic()
         acc = StreamAccumulator(on_delta)
-        data = self.encoder.encode(request)
+        connected: list[bool] = []  # a new connection was made for this attempt
+        responded = False
+
+        def trace(event: str, _info: dict[str, Any]) -> None:
+            if event == "connection.connect_tcp.started":
+                connected.append(True)
+
         try:
-            ex = self._pool.request("POST", self._chat_path, data, self._headers, timeout=read, connect_timeout=connect)
-            try:
-                resp, first_token = self._read(ex, request, acc, started, deadline)
-            finally:
-                ex.close()
-        except ConnectFailed as exc:
-            if exc.timed_out:
-                raise _Retry(ChatError(f"connect timeout to {self.base_url}", kind="connection")) from exc
+            with self._http.stream("POST", self._chat_url, content=self.encoder.encode(request), timeout=timeout,
+                                   extensions={"trace": trace}) as r:
+                responded = True
+                resp, first_token = self._read(r, request, acc, started, deadline)
+        except httpx.ConnectTimeout as exc:
+            raise _Retry(ChatError(f"connect timeout to {self.base_url}", kind="connection")) from exc
+        except httpx.ConnectError as exc:
             raise _Retry(
                 ChatError(f"cannot connect to {self.base_url}: {one_line(str(exc), 200)}", kind="connection")
             ) from exc
-        except TimeoutError as exc:
+        except httpx.TimeoutException as exc:
             waited = time.monotonic() - started
-            message = f"no data from the server for {waited:.1f}s (read timeout)"
-            raise ChatError(message, kind="timeout") from exc
-        except (http.client.HTTPException, OSError) as exc:
+            raise ChatError(f"no data from the server for {waited:.1f}s (read timeout)", kind="timeout") from exc
+        except httpx.TransportError as exc:
             error = ChatError(f"connection lost: {one_line(str(exc) or type(exc).__name__, 200)}", kind="connection")
             if acc.received:
                 raise error from exc  # output already consumed: a retry would redo the work
+            if not responded and not connected:
+                raise _Resend(error) from exc
             raise _Retry(error) from exc
         resp.elapsed = time.monotonic() - started
         resp.first_token = first_token
         return resp
 
     def _read(
-        self, ex: Exchange, request: dict[str, Any], acc: StreamAccumulator, started: float, deadline: float | None
+        self, r: httpx.Response, request: dict[str, Any], acc: StreamAccumulator, started: float,
+        deadline: float | None,
     ) -> tuple[ChatResponse, float | None]:
         """The response, and seconds to its first delta (streaming only)."""
-        if ex.status >= 400:
-            raise self._http_error(ex.status, ex.read().decode("utf-8", "replace"))
-        if not request.get("stream") or ex.header("content-type").startswith("application/json"):
-            return parse_completion(_json_body(ex.status, ex.read())), None  # also a server ignoring "stream"
+        if r.status_code >= 400:
+            r.read()
+            raise self._http_error(r.status_code, r.text)
+        if not request.get("stream") or r.headers.get("content-type", "").startswith("application/json"):
+            r.read()  # also a server that ignores "stream": one plain completion
+            return parse_completion(_json_body(r)), None
         first_token: float | None = None
-        for line in _lines(ex.chunks()):
+        for line in sse_lines(r.iter_bytes()):
             if acc.done:
                 continue  # drain to the end of the body so the connection is reused
             acc.feed_line(line)

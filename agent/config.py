@@ -3,23 +3,116 @@
 A config is data the harness also reads (``server_config`` tells it how to start the server), so
 loading is strict where a typo would silently change a benchmark (wrong types → :class:`ConfigError`
 naming file and key) and lenient where old files carry history (deprecated or unknown keys are
-warned about once and ignored).
+warned about once and ignored). JSON files and ``--key value`` overrides follow one set of typing
+rules: the CLI hands every value over as a string, :func:`coerce` turns it into what the key
+expects (``--max_turns 30``, ``--tools read,write,finish``, ``--think auto``, ``--top_p none``),
+and :func:`kind_error` checks any value against the key's kind.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
-
-from agent.overrides import Kind, coerce, deprecated, kind_error
+from typing import Any, Literal
 
 AGENT_DIR = Path(__file__).resolve().parent
 CONFIG_DIR = AGENT_DIR / "configs"
 FAMILIES = ("gguf", "mlx")
 DEFAULT_TOOLS = ["read", "write", "edit", "apply_patch", "glob", "grep", "search", "ls"]
+
+
+def state_dir() -> Path:
+    """The project's state: ``$LOCALCODE_HOME``, else ``.localcode/`` in the checkout. Installed
+    tools, caches, llama-server and the tiny models live there, and the CLI's sessions and logs."""
+    return Path(os.environ.get("LOCALCODE_HOME", AGENT_DIR.parent / ".localcode")).expanduser().resolve()
+
+
+Kind = Literal["str", "str?", "int", "int?", "float", "float?", "bool", "bool?", "list", "list?", "dict", "auto?"]
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+_DEPRECATED_PREFIXES = ("task_", "flow", "history_tool_")
+_DEPRECATED = {
+    "benchmark_output_mode",
+    "history_mode",
+    "history_keep_first",
+    "history_strip_thinking",
+    "phase_control",
+    "phase_log",
+    "progress_injection",
+    "progress_max_tokens",
+    "read_loop_nudge_threshold",
+    "finish_nudge_remaining_turns",
+}
+
+
+def deprecated(key: str) -> bool:
+    """Keys older configs carry that no longer do anything (warned about, then ignored)."""
+    return key in _DEPRECATED or key.startswith(_DEPRECATED_PREFIXES)
+
+
+def parse_bool(text: str) -> bool | None:
+    low = text.strip().lower()
+    return True if low in _TRUE else False if low in _FALSE else None
+
+
+def coerce(kind: Kind, raw: str) -> Any:
+    """Best-effort conversion of a CLI string; a value that does not fit is returned unchanged
+    so that :func:`kind_error` reports it with the key's name."""
+    text = raw.strip()
+    if kind.endswith("?") and text.lower() in ("none", "null"):
+        return None
+    base = kind.rstrip("?")
+    try:
+        if base == "int":
+            return int(text)
+        if base == "float":
+            return float(text)
+        if base in ("bool", "auto"):
+            if base == "auto" and text.lower() == "auto":
+                return "auto"
+            flag = parse_bool(text)
+            return raw if flag is None else flag
+        if base == "list":
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        if base == "dict":
+            return json.loads(text)
+    except ValueError:
+        return raw
+    return raw
+
+
+def kind_error(kind: Kind, value: Any) -> str | None:
+    """Why ``value`` does not fit ``kind`` (a phrase), or None."""
+    if value is None:
+        return None if kind.endswith("?") else "must not be null"
+    base = kind.rstrip("?")
+    ok = {
+        "str": isinstance(value, str),
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+        "bool": isinstance(value, bool),
+        "auto": isinstance(value, bool) or value == "auto",
+        "list": isinstance(value, list),
+        "dict": isinstance(value, dict),
+    }[base]
+    if ok:
+        return None
+    return {
+        "str": "must be a string",
+        "int": "must be an integer",
+        "float": "must be a number",
+        "bool": "must be true or false",
+        "auto": 'must be true, false or "auto"',
+        "list": "must be a list",
+        "dict": "must be an object",
+    }[base]
 
 
 class ConfigError(ValueError):
@@ -38,7 +131,9 @@ class AgentConfig:
     path: str = ""  # the file it came from
     description: str = ""
     prompt: str = ""  # system prompt file (required); {{TOOLS}} / {{tool:X}} expanded
-    prompt_overlays: dict[str, str] = field(default_factory=dict)  # {key: file} appended when key matches
+    # {key: file}: appended to the prompt when the caller names that key (the harness: the
+    # exercise, e.g. "javascript/react"; the CLI: --overlay KEY)
+    prompt_overlays: dict[str, str] = field(default_factory=dict)
     few_shot: str | None = None  # JSON list of example messages inserted after the system prompt
     model: str = ""  # request "model"; llama-server ignores it, mlx_lm.server loads it
     url: str = "http://127.0.0.1:1235/v1/chat/completions"

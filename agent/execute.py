@@ -1,11 +1,12 @@
 """Execute one response's tool calls and build the messages that go back into history.
 
-Invariants the chat templates (and llama.cpp) need, which the original agent broke:
-every tool call in the assistant message gets exactly one tool message, in order, even when a
-call errs, exceeds ``max_batch_tool_calls`` or comes after ``finish``; and every call's
-``arguments`` in history is valid JSON (repaired, or ``{}`` when beyond repair), because
-llama-server answers HTTP 500 to broken JSON in history. Text the model wrote alongside its
-calls is kept.
+Invariants the chat templates (and llama.cpp) need: every tool call in the assistant message gets
+exactly one tool message, in order, even when a call errs, exceeds ``max_batch_tool_calls`` or
+comes after ``finish``; and every call's ``arguments`` in history is a valid JSON object (the
+model's own text when it is one, else the arguments as the ToolBox repaired them, else ``{}``),
+because llama-server answers HTTP 500 to broken JSON in history. Text the model wrote alongside
+its calls is kept. Arguments are repaired in one place, the ToolBox (``agent.tools.args``): this
+module hands it the model's raw text.
 """
 
 from __future__ import annotations
@@ -16,33 +17,45 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.protocols import ToolBox, ToolCall, ToolOutcome
-from agent.recovery import repair_arguments
+
+TRUNCATED_HINT = (
+    " The response was cut off by the token limit: send a smaller call (e.g. change the file in several edits)."
+)
 
 
 @dataclass
 class Batch:
     assistant: dict[str, Any]
     tool_messages: list[dict[str, Any]] = field(default_factory=list)
-    outcomes: list[tuple[ToolCall, dict[str, Any] | None, ToolOutcome]] = field(default_factory=list)
+    outcomes: list[tuple[ToolCall, ToolOutcome]] = field(default_factory=list)
     executable: int = 0  # well-formed calls that reached a tool
     malformed: int = 0  # calls whose name or arguments were unusable
     finish: ToolOutcome | None = None
-    finish_args: dict[str, Any] = field(default_factory=dict)
 
 
 def _error(text: str, kind: str, tool: str = "") -> ToolOutcome:
     return ToolOutcome(text=f"error: {text}", tool=tool, is_error=True, error_kind=kind)
 
 
-def _execute(toolbox: ToolBox, name: str, args: dict[str, Any]) -> ToolOutcome:
+def _execute(toolbox: ToolBox, name: str, arguments: str) -> ToolOutcome:
     started = time.perf_counter()
     try:
-        outcome = toolbox.execute(name, args)
+        outcome = toolbox.execute(name, arguments)
     except Exception as exc:  # noqa: BLE001 - the ToolBox contract says never raise; be sure
         outcome = _error(f"tool {name} failed: {type(exc).__name__}: {exc}", "other", name)
     if not outcome.duration:
         outcome.duration = time.perf_counter() - started
     return outcome
+
+
+def history_arguments(raw: str, parsed: dict[str, Any] | None) -> str:
+    """The ``arguments`` text kept in history: always a JSON object."""
+    try:
+        if isinstance(json.loads(raw), dict):
+            return raw
+    except ValueError:
+        pass
+    return json.dumps(parsed, ensure_ascii=False) if parsed is not None else "{}"
 
 
 def run_batch(
@@ -59,44 +72,32 @@ def run_batch(
     batch = Batch(assistant={"role": "assistant", "content": content})
     for i, call in enumerate(calls):
         name = call.name.strip()
-        args, repairs = repair_arguments(call.arguments)
-        if args is None:
-            sent_args = "{}"
-        elif repairs:
-            sent_args = json.dumps(args, ensure_ascii=False)
-        else:
-            sent_args = call.arguments or "{}"
-        history_calls.append({"id": call.id, "type": "function", "function": {"name": name, "arguments": sent_args}})
         if batch.finish is not None:
             outcome = _error("not executed: finish was called earlier in this response", "after_finish", name)
         elif max_batch is not None and i >= max_batch:
             outcome = _error(
-                f"not executed: at most {max_batch} tool call(s) per response; send this call again in your next response",
+                f"not executed: at most {max_batch} tool call(s) per response; "
+                "send this call again in your next response",
                 "batch_limit",
                 name,
             )
         elif not name:
             batch.malformed += 1
             outcome = _error("tool call without a tool name", "unknown_tool")
-        elif args is None:
-            batch.malformed += 1
-            shown = call.arguments if len(call.arguments) <= 200 else call.arguments[:200] + "…"
-            hint = (
-                " The response was cut off by the token limit: send a smaller call (e.g. change the file in several edits)."
-                if truncated
-                else " Send the call again with the arguments as one JSON object."
-            )
-            outcome = _error(f"invalid JSON in the arguments of {name}: {shown!r}.{hint}", "invalid_json", name)
         else:
-            outcome = _execute(toolbox, name, args)
-            outcome.repairs = [*repairs, *outcome.repairs]
-            if outcome.error_kind != "unknown_tool":
+            outcome = _execute(toolbox, name, call.arguments)
+            if outcome.error_kind == "invalid_json":
+                batch.malformed += 1
+                if truncated:
+                    outcome.text += TRUNCATED_HINT
+            elif outcome.error_kind != "unknown_tool":
                 batch.executable += 1
             if outcome.finish:
-                batch.finish, batch.finish_args = outcome, args
-        batch.outcomes.append((call, args, outcome))
-        tool_msg = {"role": "tool", "tool_call_id": call.id, "name": name, "content": outcome.text}
-        batch.tool_messages.append(tool_msg)
+                batch.finish = outcome
+        arguments = history_arguments(call.arguments, outcome.arguments)
+        history_calls.append({"id": call.id, "type": "function", "function": {"name": name, "arguments": arguments}})
+        batch.outcomes.append((call, outcome))
+        batch.tool_messages.append({"role": "tool", "tool_call_id": call.id, "name": name, "content": outcome.text})
     batch.assistant["tool_calls"] = history_calls
     if keep_reasoning and reasoning:
         batch.assistant["reasoning_content"] = reasoning
@@ -105,11 +106,11 @@ def run_batch(
 
 def signature(batch: Batch) -> str:
     """What the model did and saw this turn, to notice it repeating itself."""
-    return json.dumps([[c.name, a, o.text] for c, a, o in batch.outcomes], sort_keys=True, default=str)
+    return json.dumps([[c.name, o.arguments, o.text] for c, o in batch.outcomes], sort_keys=True, default=str)
 
 
 NOOP_KINDS = {"no_change", "repeated_noop"}
 
 
 def all_noops(batch: Batch) -> bool:
-    return bool(batch.outcomes) and all(o.is_error and o.error_kind in NOOP_KINDS for _, _, o in batch.outcomes)
+    return bool(batch.outcomes) and all(o.is_error and o.error_kind in NOOP_KINDS for _, o in batch.outcomes)

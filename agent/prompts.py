@@ -1,19 +1,23 @@
-"""The system prompt and the optional few-shot exchange, from the config's files.
+"""What the agent tells the model besides the task: the system prompt, the few-shot exchange,
+and the feedback after a format error.
 
 Prompt files name tools through placeholders so one prompt serves configs whose tools are shown
 under different names: ``{{TOOLS}}`` becomes one line per enabled tool, ``{{tool:read}}`` the
 name the model sees for ``read`` (``read_file`` under ``tool_name_style: alias``...). The few-shot
 file (a JSON list of messages) gets the same expansion; small models need one worked example
-exchange before they emit structured tool calls at all (notes/llama.md §5).
+exchange before they emit structured tool calls at all.
+
+Format retries: each reason has its own attempt counter, capped by ``max_format_retries``; the
+attempt shown to the model starts at 1 and is counted once. A retry also forces
+``tool_choice: "required"`` on the next request (the loop does that).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
+from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from agent.config import AgentConfig, ConfigError
@@ -55,19 +59,6 @@ def expand(text: str, schemas: list[dict[str, Any]], resolve: Resolver) -> str:
     return _PLACEHOLDER.sub(lambda m: resolve(m.group(1)) or m.group(1), text)
 
 
-def _overlay(cfg: AgentConfig, workspace: Path) -> str | None:
-    """An overlay file chosen by $LOCALCODE_PROMPT_OVERLAY or by a key naming the workspace."""
-    wanted = os.environ.get("LOCALCODE_PROMPT_OVERLAY", "")
-
-    def norm(text: str) -> str:
-        return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-
-    for key, rel in cfg.prompt_overlays.items():
-        if key == wanted or (norm(key) and norm(key) in norm(workspace.name)):
-            return rel
-    return None
-
-
 def _read(cfg: AgentConfig, key: str, rel: str) -> str:
     path = cfg.resolve(rel)
     try:
@@ -76,11 +67,13 @@ def _read(cfg: AgentConfig, key: str, rel: str) -> str:
         raise ConfigError(f"{cfg.name}: key '{key}': cannot read {rel} ({exc.strerror or exc})") from exc
 
 
-def system_prompt(cfg: AgentConfig, schemas: list[dict[str, Any]], resolve: Resolver, workspace: Path) -> str:
+def system_prompt(cfg: AgentConfig, schemas: list[dict[str, Any]], resolve: Resolver,
+                  overlay: str | None = None) -> str:
+    """The config's prompt, plus the file ``prompt_overlays[overlay]`` names when that key exists
+    (the harness passes the exercise's name, e.g. ``javascript/react``; the CLI its ``--overlay``)."""
     text = _read(cfg, "prompt", cfg.prompt)
-    overlay = _overlay(cfg, workspace)
-    if overlay:
-        text = text.rstrip() + "\n\n" + _read(cfg, "prompt_overlays", overlay)
+    if overlay and overlay in cfg.prompt_overlays:
+        text = text.rstrip() + "\n\n" + _read(cfg, "prompt_overlays", cfg.prompt_overlays[overlay])
     return expand(text, schemas, resolve).strip()
 
 
@@ -126,3 +119,35 @@ def few_shot(cfg: AgentConfig, schemas: list[dict[str, Any]], resolve: Resolver)
     if pending:
         raise ConfigError(f"{cfg.name}: key 'few_shot': tool call(s) {sorted(pending)} have no tool result")
     return messages
+
+
+REASONS = {
+    "no_tool_call": "you answered without calling a tool. Respond with a tool call now.",
+    "code_change": "no file has been changed yet. Make the code change now with a tool call.",
+    "finish_without_change": "finish was called before any file was changed. Change the code first, then call finish.",
+    "analysis_only": "your response held only analysis, no tool call and no answer. Respond with a tool call now.",
+    "empty": "your response was empty (or cut off by the token limit). Respond with a short tool call now.",
+}
+WRITE_TOOLS = ("apply_patch", "edit", "write")
+
+
+class FormatRetries:
+    """Attempts per format-error reason in one run, and the message each attempt sends."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(0, limit)
+        self.used: Counter[str] = Counter()
+
+    def take(self, reason: str) -> int | None:
+        """The attempt number (1-based) for ``reason``, or None when its retries are spent."""
+        group = "code_change" if reason == "finish_without_change" else reason
+        if self.used[group] >= self.limit:
+            return None
+        self.used[group] += 1
+        return self.used[group]
+
+    def message(self, reason: str, attempt: int, tools: list[str], write_tools: list[str]) -> str:
+        text = f"FORMAT ERROR (attempt {attempt}/{self.limit}): {REASONS[reason]}"
+        if reason in ("code_change", "finish_without_change") and write_tools:
+            return text + f" Use one of: {', '.join(write_tools)}."
+        return text + (f" Available tools: {', '.join(tools)}." if tools else "")

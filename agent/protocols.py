@@ -4,6 +4,8 @@
 * :class:`ToolBox` turns a model's tool call (name + raw arguments) into a :class:`ToolOutcome`.
 * :class:`CommandRunner` runs the ``shell`` tool's commands (the harness passes its sandbox).
 * :class:`ModelCaller` lets side-channel tools (plan_solution, ask_questions) ask the model.
+* :class:`AgentLimits` and :class:`RunResult` are what a caller hands :meth:`agent.loop.Agent.run`
+  and gets back.
 
 Everything that crosses a seam is plain data (dataclasses of builtins), so it serialises into
 logs and across pytest-xdist workers without custom encoders.
@@ -77,20 +79,28 @@ class ChatClient(Protocol):
 
 
 # --------------------------------------------------------------------------------------------
-# Commands (the shell tool)
+# Commands (the shell tool, and the harness's sandboxes)
 
 
-@runtime_checkable
-class ExecOutcome(Protocol):
+@dataclass
+class ExecResult:
+    """What running one command produced."""
+
     exit_code: int
-    output: str
+    output: str  # stdout and stderr interleaved, possibly cut in the middle (``truncated``)
     duration: float
-    timed_out: bool
+    timed_out: bool = False
+    oom_killed: bool = False
+    truncated: bool = False
 
 
 @runtime_checkable
 class CommandRunner(Protocol):
-    """Runs a command with the workspace as working directory (``cwd`` is relative to it)."""
+    """Runs a command with the workspace as working directory (``cwd`` is relative to it).
+
+    A shell string runs under bash, a sequence as an argv. The harness's sandboxes are
+    CommandRunners too (``pytest_localcode.sandbox.base.Sandbox`` extends this protocol).
+    """
 
     def exec(
         self,
@@ -99,7 +109,7 @@ class CommandRunner(Protocol):
         timeout: float,
         env: Mapping[str, str] | None = None,
         cwd: str | None = None,
-    ) -> ExecOutcome: ...
+    ) -> ExecResult: ...
 
 
 # --------------------------------------------------------------------------------------------
@@ -124,6 +134,9 @@ class ToolOutcome:
     refused_paths: list[str] = field(default_factory=list)  # access attempts outside the workspace
     repairs: list[str] = field(default_factory=list)  # argument repairs applied (json, aliases…)
     duration: float = 0.0
+    # The arguments as parsed from the model's text (JSON repairs applied, names as the model
+    # wrote them); None when they were beyond repair or the call never got that far.
+    arguments: dict[str, Any] | None = None
 
 
 class ModelCaller(Protocol):
@@ -141,5 +154,38 @@ class ToolBox(Protocol):
     def display_names(self) -> list[str]: ...
 
     def execute(self, name: str, arguments: str | dict[str, Any]) -> ToolOutcome:
-        """Run one call. Never raises: every failure is an error outcome the model can read."""
+        """Run one call with the model's raw ``arguments`` (JSON text, possibly broken), repairing
+        what can be repaired. Never raises: every failure is an error outcome the model can read."""
         ...
+
+
+# --------------------------------------------------------------------------------------------
+# A run
+
+
+@dataclass(frozen=True)
+class AgentLimits:
+    """Caller-imposed limits; None means "the config's value" (max_turns) or "no limit"."""
+
+    max_turns: int | None = None
+    max_seconds: float | None = None
+    max_total_tokens: int | None = None
+
+
+@dataclass
+class RunResult:
+    """One run's outcome; ``stop_reason`` is one of those listed on :class:`agent.loop.Stop`."""
+
+    stop_reason: str
+    error: str | None = None  # one line: HTTP status + server message, or what went wrong
+    final_text: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)
+    messages: list[dict[str, Any]] = field(default_factory=list)  # transcript, system prompt excluded
+    refused_paths: list[str] = field(default_factory=list)
+    changed_files: list[str] = field(default_factory=list)
+    log_files: dict[str, str] = field(default_factory=dict)
+    duration: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.stop_reason in ("finish", "answer")

@@ -1,10 +1,12 @@
-"""Rescue tool calls the server did not parse, and arguments that are not valid JSON.
+"""Rescue tool calls the server left in the text.
 
-A local model often emits its call as text (the server's template parser missed it, or the
-model drifted into another family's syntax). Taking that text as the final answer ends the run
-for nothing, so :func:`recover_tool_calls` extracts the calls from ``content``. And a call cut off
-by ``max_tokens`` has broken JSON arguments; llama.cpp answers HTTP 500 when such a call is sent
-back in history, so :func:`repair_arguments` either fixes them or says they are beyond repair.
+A local model often emits its call as text (the server's template parser missed it, the model
+drifted into another family's syntax, or ``call_grammar`` made it write the call as text on
+purpose). Taking that text as the final answer ends the run for nothing, so
+:func:`calls_from_content` extracts the calls from ``content``: it is the one entry point the loop
+uses, so the parser behind it can be swapped. Their arguments stay raw text: the ToolBox repairs
+them like any other call's (``agent.tools.args``). :func:`split_harmony` separates gpt-oss channel
+text that leaked into ``content``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from collections.abc import Collection
 from typing import Any
 
 from agent.protocols import ToolCall
+from agent.tools.args import parse_json_arguments
+from agent.tools.errors import ToolError
 
 _S = re.DOTALL
 _HARMONY_CALL = re.compile(
@@ -29,85 +33,6 @@ _XML_PARAM = re.compile(r"<parameter=([\w\-.]+)>\n?(.*?)\n?</parameter>", _S)
 _MISTRAL = re.compile(r"\[TOOL_CALLS\](.*)$", _S)
 _MISTRAL_ARGS = re.compile(r"\s*([\w\-.]+)\s*\[ARGS\]", _S)
 _FENCE = re.compile(r"```(?:json|JSON|tool_call)?\s*\n?(.*?)```", _S)
-_TRAILING_COMMA = re.compile(r",\s*([}\]])")
-
-
-# -- arguments --------------------------------------------------------------------------------
-def _close_open(text: str) -> str | None:
-    """Close the open brackets of ``text``; None when a string is left open.
-
-    An open string means the call was cut off mid-value (max_tokens): closing it would, say,
-    write half a file as if it were whole, so that is reported as beyond repair instead.
-    """
-    stack: list[str] = []
-    in_string = escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "{[":
-            stack.append("}" if ch == "{" else "]")
-        elif ch in "}]" and stack:
-            stack.pop()
-    if in_string:
-        return None
-    out = text.rstrip()
-    if out.endswith(","):
-        out = out[:-1]
-    elif out.endswith(":"):
-        out += " null"
-    return out + "".join(reversed(stack))
-
-
-def repair_arguments(raw: str | dict[str, Any] | None) -> tuple[dict[str, Any] | None, list[str]]:
-    """Arguments as a dict plus the repairs applied, or ``(None, [])`` when beyond repair."""
-    if isinstance(raw, dict):
-        return raw, []
-    text = (raw or "").strip()
-    if not text:
-        return {}, ["empty_arguments"]
-    candidates: list[tuple[str, str]] = [("", text)]
-    fenced = _FENCE.search(text)
-    if fenced:
-        candidates.append(("code_fence", fenced.group(1).strip()))
-    body = candidates[-1][1]
-    start = body.find("{")
-    if start > 0:
-        candidates.append(("leading_text", body[start:]))
-        body = body[start:]
-    candidates.append(("trailing_comma", _TRAILING_COMMA.sub(r"\1", body)))
-    if '"' not in body:
-        candidates.append(("single_quotes", _TRAILING_COMMA.sub(r"\1", body.replace("'", '"'))))
-    closed = _close_open(_TRAILING_COMMA.sub(r"\1", body))
-    if closed is not None:
-        candidates.append(("unclosed", closed))
-    for repair, candidate in candidates:
-        value, notes = _decode_object(candidate)
-        if value is not None:
-            return value, ([repair] if repair else []) + notes
-    return None, []
-
-
-def _decode_object(text: str) -> tuple[dict[str, Any] | None, list[str]]:
-    """The first JSON value of ``text`` if it is an object (or a string holding one)."""
-    try:
-        value, end = json.JSONDecoder().raw_decode(text)
-    except ValueError:
-        return None, []
-    notes = ["trailing_text"] if text[end:].strip() else []
-    if isinstance(value, str):  # double-encoded: "{\"path\": ...}"
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return None, []
-        notes.append("double_encoded")
-    return (value, notes) if isinstance(value, dict) else (None, [])
 
 
 # -- calls in content ------------------------------------------------------------------------
@@ -121,9 +46,13 @@ def _json_values(text: str) -> list[Any]:
         try:
             value, end = decoder.raw_decode(text, j)
         except ValueError:
-            repaired, _ = repair_arguments(text[j:])
-            if repaired is not None and j == text.find("{", i):
-                out.append(repaired)
+            if j == text.find("{", i):  # a broken object (e.g. cut off by a stop word): repaired
+                try:
+                    repaired, _ = parse_json_arguments(text[j:])
+                except ToolError:
+                    break
+                if isinstance(repaired, dict):
+                    out.append(repaired)
             break
         out.append(value)
         i = end
@@ -145,7 +74,7 @@ def _calls_in(value: Any) -> list[tuple[str, Any]]:
 
 
 def _xml_calls(text: str) -> list[tuple[str, Any]]:
-    return [(m.group(1), {k: v for k, v in _XML_PARAM.findall(m.group(2))}) for m in _XML_FUNCTION.finditer(text)]
+    return [(m.group(1), dict(_XML_PARAM.findall(m.group(2)))) for m in _XML_FUNCTION.finditer(text)]
 
 
 def _mistral_calls(text: str) -> list[tuple[str, Any]]:
@@ -161,7 +90,7 @@ def _mistral_calls(text: str) -> list[tuple[str, Any]]:
     return calls
 
 
-def recover_tool_calls(content: str, known: Collection[str] = ()) -> tuple[list[ToolCall], str]:
+def calls_from_content(content: str, known: Collection[str] = ()) -> tuple[list[ToolCall], str]:
     """Tool calls written into ``content`` and the text left around them.
 
     Tagged syntaxes are taken whatever the name (the toolbox answers unknown names); bare or

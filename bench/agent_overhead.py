@@ -11,7 +11,8 @@ in its own process, as llama-server does (``--inprocess``: in this process inste
 
 Each run's figure is the median over its steady-state turns; the headline is the median of the
 ``--repeat`` runs' figures (each run's figure is printed too: on a shared 2-core machine
-other load moves them by ±0.5 ms). Goal: at most 2 ms per turn; the exit status is 1 above it.
+other load moves them by ±0.5 ms). Goal: at most 5 ms per turn over HTTP (noise next to any
+model's 0.5-30 s response); the exit status is 1 above it.
 
     .venv/bin/python bench/agent_overhead.py [--turns 300] [--repeat 5] [--no-stream] [--history 16] [--inprocess]
 """
@@ -33,10 +34,11 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agent import Agent, HttpChatClient, load_config  # noqa: E402
-from agent.protocols import ChatResponse, ToolCall  # noqa: E402
-from tests.support.scripted_server import ScriptedServer, tool_call  # noqa: E402
+from agent import Agent, HttpChatClient, load_config  # noqa: E402 - needs the checkout on sys.path
+from agent.protocols import ChatResponse, ToolCall  # noqa: E402 - imported after sys.path gets the checkout
+from tests.support.scripted_server import ScriptedServer, tool_call  # noqa: E402 - imported after sys.path gets the checkout
 
+GOAL_MS = 5.0
 # Two alternating reads, forever: the agent stops at max_turns.
 SCRIPT = [{"tool_calls": [tool_call("read", {"path": "a.py"})]}, {"tool_calls": [tool_call("read", {"path": "b.py"})]}]
 
@@ -181,7 +183,7 @@ def main() -> int:
         f"  loop only: median {loop['median_ms']:.2f} ms, p90 {loop['p90_ms']:.2f} ms "
         f"(tool execution {loop['tool_median_ms']:.2f} ms of it)"
     )
-    return 0 if mid["median_ms"] <= 2.0 else 1
+    return 0 if mid["median_ms"] <= GOAL_MS else 1
 
 
 if __name__ == "__main__":

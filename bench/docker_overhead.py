@@ -22,7 +22,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-from pytest_localcode.sandbox.docker import DockerSandboxFactory  # noqa: E402
+from pytest_localcode.sandbox.docker import DockerSandboxFactory  # noqa: E402 - imported after sys.path gets the checkout
 
 
 def p90(values: list[float]) -> float:
@@ -36,7 +36,8 @@ def main() -> int:
     args = parser.parse_args()
     factory = DockerSandboxFactory()
     print(factory.describe())
-    phases: dict[str, list[float]] = {"open (create + start)": [], "exec true": [], "close (remove)": [], "open + close": []}
+    phases: dict[str, list[float]] = {"open (create + start)": [], "exec true": [], "close (remove)": [],
+                                      "open + close": []}
     with tempfile.TemporaryDirectory(prefix="docker-overhead-") as scratch:
         for i in range(max(args.n, 20)):
             item = Path(scratch) / f"item-{i}"

@@ -75,7 +75,8 @@ def main() -> int:
         row["test_seconds"] += sum(t["test_seconds"] for t in own["tries"])
         ok = own["status"].startswith("pass") and last.get("executed") == last.get("defined")
         if (args.model == "oracle") != ok:
-            bad.append(f"{own['language']}/{data['testcase']}: {own['status']} ({last.get('reason', own.get('error'))})")
+            bad.append(f"{own['language']}/{data['testcase']}: {own['status']} "
+                       f"({last.get('reason', own.get('error'))})")
 
     print(f"\n{'language':12} {'exercises':>9} {'passed':>7} {'tests defined':>14} {'tests run':>10} {'test s':>8}")
     total: dict[str, float] = defaultdict(float)
@@ -83,8 +84,10 @@ def main() -> int:
         row = rows[language]
         for key, value in row.items():
             total[key] += value
-        print(f"{language:12} {row['exercises']:9.0f} {row['passed']:7.0f} {row['defined']:14.0f} {row['executed']:10.0f} {row['test_seconds']:8.1f}")
-    print(f"{'total':12} {total['exercises']:9.0f} {total['passed']:7.0f} {total['defined']:14.0f} {total['executed']:10.0f} {total['test_seconds']:8.1f}")
+        print(f"{language:12} {row['exercises']:9.0f} {row['passed']:7.0f} {row['defined']:14.0f} "
+              f"{row['executed']:10.0f} {row['test_seconds']:8.1f}")
+    print(f"{'total':12} {total['exercises']:9.0f} {total['passed']:7.0f} {total['defined']:14.0f} "
+          f"{total['executed']:10.0f} {total['test_seconds']:8.1f}")
     print(f"\nwall time: {wall:.1f} s ({wall / 60:.2f} min) with -n {args.workers}, sandbox {args.sandbox}"
           f"{', cold caches' if args.cold else ''}")
     for line in bad:

@@ -32,11 +32,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pytest_localcode.errors import LocalcodeError  # noqa: E402
-from pytest_localcode.exercises import resolve_dataset  # noqa: E402
-from pytest_localcode.results import load  # noqa: E402
-from tests.support.models import LookAroundModel  # noqa: E402
-from tests.support.scripted_server import ScriptedServer  # noqa: E402
+from pytest_localcode.errors import LocalcodeError  # noqa: E402 - imported after sys.path gets the checkout
+from pytest_localcode.exercises import resolve_dataset  # noqa: E402 - imported after sys.path gets the checkout
+from pytest_localcode.results import load  # noqa: E402 - imported after sys.path gets the checkout
+from tests.support.models import LookAroundModel  # noqa: E402 - imported after sys.path gets the checkout
+from tests.support.scripted_server import ScriptedServer  # noqa: E402 - imported after sys.path gets the checkout
 
 CONFIG = ROOT / "tests" / "support" / "agent-configs" / "scripted.json"
 EXERCISES = ("proverb", "wordy", "transpose", "pig-latin", "grade-school", "phone-number", "list-ops", "beer-song",
@@ -47,7 +47,8 @@ def run(workers: int, dataset: Path, exercises: list[str], url: str, sandbox: st
     run_dir = Path(tempfile.mkdtemp(prefix=f"throughput-n{workers}-"))
     selection = "python and (" + " or ".join(exercises) + ")"
     cmd = [str(ROOT / ".venv" / "bin" / "pytest"), "--model", str(CONFIG), f"--exercises={dataset}",
-           f"--server-url={url}", f"--run-dir={run_dir}", f"--sandbox={sandbox}", "--tries=1", f"--max-turns={turns + 2}", "-q",
+           f"--server-url={url}", f"--run-dir={run_dir}", f"--sandbox={sandbox}", "--tries=1",
+           f"--max-turns={turns + 2}", "-q",
            "-p", "no:cacheprovider", "-n", str(workers), "-k", selection]
     started, epoch = time.monotonic(), time.time()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
@@ -59,7 +60,8 @@ def run(workers: int, dataset: Path, exercises: list[str], url: str, sandbox: st
     span = last_end - first
     solved = sum(1 for r in results if r.solved)
     last = [line for line in proc.stdout.splitlines() if line.strip()][-1:] or [proc.stderr.strip()[-300:]]
-    return {"workers": workers, "wall": wall, "span": span, "before": first - epoch, "after": ended - last_end, "solved": solved, "items": len(results),
+    return {"workers": workers, "wall": wall, "span": span, "before": first - epoch, "after": ended - last_end,
+            "solved": solved, "items": len(results),
             "agent_s": sum(t.agent_seconds for r in results for t in r.tries),
             "test_s": sum(t.test_seconds for r in results for t in r.tries), "pytest": last[0], "run_dir": str(run_dir)}
 
@@ -106,7 +108,8 @@ def main() -> int:
     ratio = one["wall"] / two["wall"] if two["wall"] else 0.0
     span_ratio = one["span"] / two["span"] if two["span"] else 0.0
     ideal = len(exercises) * args.turns * args.latency
-    print(f"latency {args.latency}s × {args.turns} responses × {len(exercises)} exercises = {ideal:.1f} s of model time")
+    print(f"latency {args.latency}s × {args.turns} responses × {len(exercises)} exercises = {ideal:.1f} s of model "
+          "time")
     print(f"speed-up -n 2 vs -n 1: whole run {ratio:.2f}x, items span {span_ratio:.2f}x (goal ≥ 1.8x)")
     print(json.dumps({"wall_n1": round(one["wall"], 2), "wall_n2": round(two["wall"], 2), "ratio": round(ratio, 3),
                       "span_n1": round(one["span"], 2), "span_n2": round(two["span"], 2),

@@ -1,8 +1,8 @@
 """Benchmark the embedded tiny models: do they turn into an agent that makes well-formed tool calls?
 
-Why: issue 8. A 135M–270M model given ``tools`` used to answer in free text until ``max_tokens``
-(0 tool calls in 33 responses); whether the agent's per-model settings (agent/configs/gguf/*.json)
-fix that is only known by running them. For each model this script starts the model's own
+Why: a 135M–270M model given plain ``tools`` answers in free text until ``max_tokens`` (0 tool
+calls in 33 responses); whether the agent's per-model settings (agent/configs/gguf/*.json) make it
+call tools is only known by running them. For each model this script starts the model's own
 llama-server (``server_config``, through the plugin's server module, so ``--metrics`` is on),
 runs the harness on a fixed set of Python exercises against it (``--server-url``), scrapes
 ``/metrics`` before stopping the server, and prints the run's figures from ``summary.json`` next
@@ -30,9 +30,9 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agent.config import load_config  # noqa: E402
-from pytest_localcode.exercises import resolve_dataset  # noqa: E402
-from pytest_localcode.server.owner import build_server  # noqa: E402
+from agent.config import load_config  # noqa: E402 - imported after sys.path gets the checkout
+from pytest_localcode.exercises import resolve_dataset  # noqa: E402 - imported after sys.path gets the checkout
+from pytest_localcode.server.owner import build_server  # noqa: E402 - imported after sys.path gets the checkout
 
 MODELS = ("gemma3-270m", "smollm2-135m")
 EXERCISES = ("proverb", "transpose", "pig-latin", "wordy", "grep", "dot-dsl")
@@ -110,7 +110,8 @@ def report(res: dict[str, Any]) -> tuple[list[str], bool]:
     share = 100.0 * calls / responses if responses else 0.0
     errors = ", ".join(f"{k} {v}" for k, v in t["tool_errors"].items()) or "none"
     lines = [
-        f"== {res['model']}  ({t['exercises']} exercises x {res['tries']} tries, {res['wall']:.0f} s, run dir {res['run_dir']})",
+        f"== {res['model']}  ({t['exercises']} exercises x {res['tries']} tries, {res['wall']:.0f} s, run dir "
+        f"{res['run_dir']})",
         f"  model responses                 {responses}",
         f"  well-formed tool-call responses {calls}  ({share:.1f} %)",
         f"  tool calls made                 {t['tool_calls_total']}  {json.dumps(t['tool_calls'])}",

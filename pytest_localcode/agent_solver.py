@@ -11,11 +11,11 @@ import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 from agent import Agent, AgentConfig, AgentLimits, HttpChatClient
+from agent.client import server_context
 from pytest_localcode.grading import language_exports
 from pytest_localcode.sandbox.base import ExecResult, Sandbox, SandboxFactory
 from pytest_localcode.solvers import Attempt, TryContext
@@ -31,23 +31,14 @@ class ServerLost(Exception):
 
 def server_healthy(base_url: str, timeout: float = 5.0) -> bool:
     try:
-        return httpx.get(base_url.rstrip("/") + "/health", timeout=timeout).status_code == 200
+        return httpx.get(base_url.rstrip("/") + "/health", timeout=timeout, trust_env=False).status_code == 200
     except httpx.HTTPError:
         return False
 
 
-def wait_for_server(base_url: str, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if server_healthy(base_url):
-            return True
-        time.sleep(1.0)
-    return False
-
-
 class LanguageShell:
-    """The agent's ``shell``: the item's sandbox with the language's environment exported first,
-    so ``cargo test`` or ``go test`` typed by the model behaves as in grading (offline, cached)."""
+    """The agent's ``shell`` (a CommandRunner): the item's sandbox with the language's environment
+    exported first, so ``cargo test`` or ``go test`` typed by the model behaves as in grading."""
 
     def __init__(self, sandbox: Sandbox, prefix: str):
         self.sandbox = sandbox
@@ -91,14 +82,8 @@ class AgentSolver:
     def context_window(self) -> int | None:
         """The server's per-slot context (``/props``), else the config's declared window."""
         if self._context_window is None:
-            props: dict[str, Any] = {}
-            try:
-                props = self.client.server_props() or {}
-            except Exception:  # noqa: BLE001 - a server without /props is fine
-                props = {}
-            n_ctx = (props.get("default_generation_settings") or {}).get("n_ctx")
             declared = (self.cfg.server_config or {}).get("context_window")
-            self._context_window = int(n_ctx or declared or 0) or None
+            self._context_window = server_context(self.client) or int(declared or 0) or None
         return self._context_window
 
     def open_shell(self, ctx: TryContext) -> LanguageShell:
@@ -125,6 +110,7 @@ class AgentSolver:
                 limits=self.limits,
                 context_window=self.context_window(),
                 model_name=self.model_name,
+                prompt_overlay=ctx.exercise.name,
             )
             result = agent.run(ctx.prompt, continue_session=ctx.number > 1)
         finally:

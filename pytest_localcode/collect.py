@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_localcode.epochs import item_name
+if TYPE_CHECKING:
+    from _pytest._code.code import TerminalRepr  # the return type of Function.repr_failure; not exported
+
 from pytest_localcode.errors import LocalcodeError
 from pytest_localcode.exercises import Exercise, load_exercise
 from pytest_localcode.languages import LanguageConf, load_language
@@ -54,10 +57,11 @@ class ExerciseItem(pytest.Function):
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.exercise.path, None, f"{self.exercise.language}/{self.name}"
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:  # type: ignore[override]
+    # Function.repr_failure's own signature, which drops Node's ``style`` (pytest marks it the same way)
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> str | TerminalRepr:  # type: ignore[override]
         if isinstance(excinfo.value, (ExerciseNotSolved, LocalcodeError)):
             return str(excinfo.value)
-        return super().repr_failure(excinfo, style=style)  # type: ignore[no-any-return]
+        return super().repr_failure(excinfo)
 
 
 class BrokenExercise(pytest.Item):
@@ -73,7 +77,7 @@ class BrokenExercise(pytest.Item):
     def setup(self) -> None:
         raise LocalcodeError(self.error)
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:  # type: ignore[override]
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         return str(excinfo.value)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:

@@ -17,7 +17,3 @@ class DatasetError(LocalcodeError):
 
 class SandboxError(LocalcodeError):
     """The sandbox could not be created or a command could not be started in it."""
-
-
-class HarnessError(LocalcodeError):
-    """The harness itself misbehaved for one exercise (e.g. fewer tests ran than defined)."""

@@ -108,14 +108,21 @@ def load_exercise(path: Path, language: str) -> Exercise:
     return Exercise(language, path.name, path, solution, test, example, editor)
 
 
+def dataset_candidates(project_dir: Path) -> list[Path]:
+    """Where a checkout is looked for when none is named: ``polyglot-benchmark/`` beside the
+    project, or in a ``shared/`` folder beside it, then the same beside each folder above it (a
+    team keeps one checkout for several project copies, e.g. git worktrees one level deeper)."""
+    return [base / sub / "polyglot-benchmark" for base in project_dir.resolve().parents for sub in ("", "shared")]
+
+
 def resolve_dataset(option: str | None, project_dir: Path) -> Path:
-    """--exercises, else $LOCALCODE_EXERCISES, else ``polyglot-benchmark/`` beside the project (or in a
-    ``shared/`` folder beside it, where a team keeps one checkout for several project copies)."""
+    """--exercises, else $LOCALCODE_EXERCISES, else the first of :func:`dataset_candidates` that
+    exists. The one dataset search: the plugin, ``bin/setup`` and the tests all use it."""
     raw = option or os.environ.get(DATASET_ENV)
     if raw:
         root = Path(raw).expanduser()
     else:
-        candidates = [project_dir.parent / "polyglot-benchmark", project_dir.parent / "shared" / "polyglot-benchmark"]
+        candidates = dataset_candidates(project_dir)
         root = next((c for c in candidates if c.is_dir()), candidates[0])
     root = root.resolve()
     if not root.is_dir():
@@ -136,3 +143,23 @@ def exercise_dirs(root: Path) -> list[tuple[str, Path]]:
             if ex.is_dir() and not ex.name.startswith("."):
                 found.append((lang_dir.name, ex))
     return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m pytest_localcode.exercises [DIR]``: print the dataset the plugin would use
+    (for ``bin/setup``), or the one-line reason there is none (exit 1)."""
+    import sys
+
+    from pytest_localcode.paths import PROJECT_DIR
+
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        print(resolve_dataset(args[0] if args else None, PROJECT_DIR))
+    except DatasetError as exc:
+        print(f"localcode: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -27,10 +27,11 @@ DIFF_CHARS = 30000
 def solution_diff(ex: Exercise, conf: LanguageConf, workspace: Path) -> str:
     """Unified diff of the files grading takes from the workspace, against the pristine stubs."""
     lay = layout(ex, conf)
-    chunks = []
+    chunks: list[str] = []
     for rel in carried_files(workspace, conf, lay):
         before_path = ex.path / rel
-        before = before_path.read_text(encoding="utf-8", errors="replace").splitlines(True) if before_path.is_file() else []
+        before = before_path.read_text(encoding="utf-8",
+                                       errors="replace").splitlines(True) if before_path.is_file() else []
         after = (workspace / rel).read_text(encoding="utf-8", errors="replace").splitlines(True)
         chunks.extend(difflib.unified_diff(before, after, f"a/{rel}", f"b/{rel}"))
     text = "".join(chunks)

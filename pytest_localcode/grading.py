@@ -21,7 +21,6 @@ from pytest_localcode.sandbox.base import Sandbox, SandboxFactory
 from pytest_localcode.workspace import create_grading_copy, defined_test_count
 
 PROMPT_OUTPUT_CHARS = 6000
-OUTCOMES = ("pass", "fail", "build_error", "timeout", "error")
 
 
 @dataclass
@@ -135,7 +134,8 @@ class Grader:
             run = self._run_once(ex, conf, sandbox, grade_dir, lay.tests, defined)
             if override and override.require_change and run.ok and solution_unchanged(ex, workspace):
                 run.outcome = "fail"
-                run.reason = "solution unchanged: this refactoring exercise's stub already passes, the task is to rewrite it"
+                run.reason = ("solution unchanged: this refactoring exercise's stub already passes, "
+                              "the task is to rewrite it")
             return run
         finally:
             sandbox.close()

@@ -127,7 +127,8 @@ def _overrides(raw: dict[str, Any], where: str) -> dict[str, Override]:
         mutants = body.get("mutants")
         result[slug] = Override(
             solution_as_test=body.get("solution_as_test"),
-            count_tests=_count_rule(body["count_tests"], f"{where}: overrides.{slug}") if "count_tests" in body else None,
+            count_tests=_count_rule(body["count_tests"],
+                                    f"{where}: overrides.{slug}") if "count_tests" in body else None,
             mutants=Mutants(env=mutants["env"], expect={str(k): str(v) for k, v in mutants["expect"].items()})
             if mutants
             else None,

@@ -80,7 +80,8 @@ def jest_json(path: Path, output: str) -> TestCounts | None:
     for suite in data.get("testResults", []):
         for case in suite.get("assertionResults", []):
             status = case.get("status")
-            kind = "skipped" if status in ("pending", "skipped", "todo", "disabled") else "passed" if status == "passed" else "failed"
+            kind = "skipped" if status in ("pending", "skipped", "todo",
+                                           "disabled") else "passed" if status == "passed" else "failed"
             counts.record(case.get("fullName") or case.get("title", "?"), kind)
     return counts
 

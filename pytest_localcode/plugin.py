@@ -28,6 +28,9 @@ from pytest_localcode.solvers import PSEUDO_MODELS, Solver, pseudo_solver
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
 RESULT_KEY = pytest.StashKey[ExerciseResult]()
+# --bench (what ./bin/bench runs): the embedded tiny model on one exercise of three languages
+BENCH_MODEL = "gemma3-270m"
+BENCH_EXERCISES = ("python/proverb", "javascript/space-age", "go/bowling")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -35,7 +38,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--model", dest="localcode_model", metavar="NAME",
                     help="agent config (e.g. glm-4.7-flash, gguf/glm-4.7-flash) or a pseudo-model: oracle, nop")
     group.addoption("--exercises", dest="localcode_exercises", metavar="DIR",
-                    help="polyglot-benchmark checkout (default: $LOCALCODE_EXERCISES, else ../polyglot-benchmark)")
+                    help="polyglot-benchmark checkout (default: $LOCALCODE_EXERCISES, else polyglot-benchmark/ "
+                         "beside the project or a folder above it, or in a shared/ folder there)")
     group.addoption("--run-dir", dest="localcode_run_dir", metavar="DIR",
                     help="where results go (default runs/<timestamp>--<model>); an existing one is resumed")
     group.addoption("--resume", dest="localcode_resume", action="store_true",
@@ -67,12 +71,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="limit on prompt+completion tokens per try")
     group.addoption("--test-timeout", dest="localcode_test_timeout", type=float, default=None, metavar="SEC",
                     help="seconds per test run, for every language (default: per language, exercises_conf)")
+    group.addoption("--bench", dest="localcode_bench", action="store_true",
+                    help=f"the quick benchmark ./bin/bench runs: --model defaults to {BENCH_MODEL}, and without "
+                         f"-k, -m or paths only {', '.join(BENCH_EXERCISES)} run")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-html reads --html (we default it into the run dir)
 def pytest_configure(config: pytest.Config) -> None:
     for language in LANGUAGES:
         config.addinivalue_line("markers", f"{language}: exercises of the {language} track")
+    bench = config.getoption("localcode_bench")
+    if bench and not config.getoption("localcode_model"):
+        config.option.localcode_model = BENCH_MODEL
     if not config.getoption("localcode_model"):
         return
     workerinput = getattr(config, "workerinput", None)
@@ -86,7 +96,12 @@ def pytest_configure(config: pytest.Config) -> None:
             settings.seed = cfg.seed
     config.stash[SETTINGS_KEY] = settings
     if config.args_source != pytest.Config.ArgsSource.ARGS:
-        config.args = [str(settings.dataset)]
+        selected = config.option.keyword or config.option.markexpr
+        if bench and not selected:  # in the dataset's order, as a -k selection of them collects them
+            config.args = [str(settings.dataset / lang / "exercises" / "practice" / slug)
+                           for lang, slug in sorted(name.split("/") for name in BENCH_EXERCISES)]
+        else:
+            config.args = [str(settings.dataset)]
     if workerinput is None:
         from pytest_localcode.report.plugin import ReportPlugin, default_html
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
-import tempfile
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -194,22 +194,14 @@ class ExerciseResult:
         )
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-UMASK = _umask()
-
-
 def write_atomic(path: Path, data: dict[str, Any]) -> None:
     """temp file + rename: a kill -9 leaves either the old file or the new one, never half.
-    The file gets the usual permissions (mkstemp's are 0600): run directories get shared."""
+    The file gets the usual permissions (created 0666 less the umask, not mkstemp's 0600): run
+    directories get shared."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        os.fchmod(fd, 0o666 & ~UMASK)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(data, fh, indent=1, default=str)
             fh.flush()

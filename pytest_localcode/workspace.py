@@ -76,7 +76,8 @@ def reference_map(ex: Exercise, conf: LanguageConf) -> list[tuple[str, str]]:
             if len(candidates) == 1:
                 target = candidates[0]
         if target is None:
-            raise DatasetError(f"{ex.path}: cannot map reference file {example} onto the solution files {list(ex.solution)}")
+            raise DatasetError(f"{ex.path}: cannot map reference file {example} onto the solution files "
+                               f"{list(ex.solution)}")
         pairs.append((example, target))
     for extra in rules.get("extra", []):
         if (ex.path / extra["from"]).is_file():
@@ -97,7 +98,8 @@ def carried_files(workspace: Path, conf: LanguageConf, lay: Layout) -> list[str]
     """Workspace files that grading takes from the agent: regular files only, never symlinks."""
     carried = []
     for root, dirs, files in os.walk(workspace, followlinks=False):
-        dirs[:] = [d for d in dirs if not (Path(root) / d).is_symlink() and d not in ("node_modules", "build", "target")]
+        dirs[:] = [d for d in dirs
+                   if not (Path(root) / d).is_symlink() and d not in ("node_modules", "build", "target")]
         for name in files:
             path = Path(root) / name
             rel = path.relative_to(workspace).as_posix()

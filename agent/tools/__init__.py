@@ -1,6 +1,7 @@
 """The tools the model calls, confined to one workspace directory.
 
-Public API: :func:`build_toolbox` (the ToolBox of ``agent.protocols``), :class:`ToolOptions`,
+Public API: :func:`toolbox_for` (the run's ToolBox from an agent config), :func:`build_toolbox`
+(the ToolBox of ``agent.protocols`` from explicit options), :class:`ToolOptions`,
 :data:`TOOL_NAMES`, :func:`resolve_tool_name`, :class:`UnknownToolError`.
 
 Error kinds (``ToolOutcome.error_kind``) are those listed in ``agent.protocols`` plus:
@@ -10,17 +11,20 @@ Error kinds (``ToolOutcome.error_kind``) are those listed in ``agent.protocols``
 * ``unavailable`` - shell without a CommandRunner, model-call tools without a ModelCaller;
 * ``model_call_failed`` - the ModelCaller raised or answered nothing.
 
-Module map: ``specs`` (the JSON specs), ``jsonfix``/``args`` (argument repair and validation),
-``registry`` (the ToolBox and dispatch), ``paths``/``globs`` (confinement, deny rules, walking),
-``fs`` (read, batch_read, write, ls), ``search`` (glob, grep, search), ``edit``, ``patch_parse``/
-``patch`` (apply_patch), ``shell``, ``control`` (finish), ``model_calls``, ``text`` (helpers).
+Module map: ``specs`` (the JSON specs), ``args`` (the argument pipeline: JSON repair, aliases,
+validation), ``registry`` (the ToolBox and dispatch), ``errors``, ``base`` (options, context,
+per-call record), ``paths``/``globs`` (confinement, deny rules, walking), ``fs`` (read,
+batch_read, write, ls), ``search`` (glob, grep, search), ``edit``, ``patch_parse``/``patch``
+(apply_patch), ``shell``, ``control`` (finish), ``model_calls``, ``text`` (helpers).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection
 from pathlib import Path
 
+from agent.config import AgentConfig, ConfigError
 from agent.protocols import CommandRunner, ModelCaller, ToolBox
 from agent.tools import control, edit, fs, model_calls, patch, search, shell
 from agent.tools.base import Context, Handler, ToolOptions
@@ -28,7 +32,7 @@ from agent.tools.paths import Workspace
 from agent.tools.registry import LocalToolBox, clean_tool_name
 from agent.tools.specs import default_specs, normalise_name
 
-__all__ = ["TOOL_NAMES", "ToolOptions", "UnknownToolError", "build_toolbox", "resolve_tool_name"]
+__all__ = ["TOOL_NAMES", "ToolOptions", "UnknownToolError", "build_toolbox", "resolve_tool_name", "toolbox_for"]
 
 HANDLERS: dict[str, Handler] = {
     "ls": fs.ls,
@@ -117,3 +121,33 @@ def build_toolbox(
         display=display,
     )
     return LocalToolBox(ctx, specs, index, {c: HANDLERS[c] for c in order}, order)
+
+
+def toolbox_for(
+    cfg: AgentConfig,
+    workspace: Path,
+    runner: CommandRunner | None = None,
+    read_only: Collection[str] = (),
+    deny: Collection[str] = (),
+    model_caller: ModelCaller | None = None,
+) -> ToolBox:
+    """The run's ToolBox: the config's tools, with the config keys that are ToolOptions fields of
+    the same name. A bad value is a :class:`ConfigError` naming the key."""
+    values = {
+        f.name: getattr(cfg, f.name)
+        for f in dataclasses.fields(ToolOptions)
+        if getattr(cfg, f.name, None) not in (None, {}, [])
+    }
+    try:
+        return build_toolbox(
+            list(cfg.tools),
+            workspace=workspace,
+            runner=runner,
+            read_only=tuple(read_only),
+            deny=tuple(deny),
+            model_caller=model_caller,
+            options=ToolOptions(**values),
+        )
+    except ValueError as exc:  # UnknownToolError included
+        key = next((k for k in values if k in str(exc)), "tools")
+        raise ConfigError(f"{cfg.name}: key '{key}': {' '.join(str(exc).split())}") from exc

@@ -1,19 +1,21 @@
-"""Shared pieces of the tool handlers: options, the per-call record, and the error type.
+"""Shared pieces of the tool handlers: options, the toolbox's context, and the per-call record.
 
 A handler is a plain function ``handler(call, args) -> str``. It returns the success text, or
-raises :class:`ToolError` with a stable ``kind`` (see ``agent.tools`` for the list). Everything a
-call touches besides its text (refused paths, changed files, repairs, finish) goes on the
-:class:`Call`, so the ToolBox can fill a ``ToolOutcome`` honestly whatever path the handler took.
+raises :class:`agent.tools.errors.ToolError` with a stable ``kind`` (see ``agent.tools`` for the
+list). Everything a call touches besides its text (refused paths, changed files, repairs, finish)
+goes on the :class:`Call`, so the ToolBox can fill a ``ToolOutcome`` honestly whatever path the
+handler took.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any
 
-if TYPE_CHECKING:
-    from agent.protocols import CommandRunner, ModelCaller
-    from agent.tools.paths import Workspace
+from agent.protocols import CommandRunner, ModelCaller
+from agent.tools.errors import PathRefused
+from agent.tools.paths import Workspace
 
 MAX_SHELL_TIMEOUT = 600.0
 READ_STYLES = ("numbered", "raw")
@@ -44,15 +46,6 @@ class ToolOptions:
         if not 0 < self.shell_timeout <= MAX_SHELL_TIMEOUT:
             raise ValueError(f"shell_timeout must be in (0, {MAX_SHELL_TIMEOUT:g}] seconds")
         self.workspace_aliases = tuple(self.workspace_aliases)
-
-
-class ToolError(Exception):
-    """A failure the model should read; ``kind`` is one of the stable error kinds."""
-
-    def __init__(self, kind: str, message: str):
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
 
 
 @dataclass
@@ -86,6 +79,12 @@ class Call:
     repairs: list[str] = field(default_factory=list)
     finish: bool = False
     finish_status: str | None = None
+    arguments: dict[str, Any] | None = None  # as parsed from the model's text, before aliases
+
+    def refused_path(self, exc: PathRefused) -> None:
+        """Count a refusal the handler answers itself (one file of several); a PathRefused that
+        leaves the handler is counted by the ToolBox."""
+        self.refused.append(exc.path)
 
     def changed_file(self, rel: str) -> None:
         if rel not in self.changed:

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from agent.tools.base import Call, ToolError
+from agent.tools.base import Call
+from agent.tools.errors import ToolError
 from agent.tools.fs import load_text, write_text
-from agent.tools.paths import require_writable
 from agent.tools.text import (
     changed_ranges,
     closest_region_text,
@@ -187,8 +187,8 @@ def _replace_lines(body: str, new: str, start: int, end: int | None, rel: str) -
 
 
 def edit(call: Call, args: dict[str, Any]) -> str:
-    target = call.ctx.workspace.resolve(call, args["path"])
-    require_writable(call, target)
+    target = call.ctx.workspace.resolve(args["path"])
+    call.ctx.workspace.require_writable(target)
     original = load_text(call, target)
     _lines, eol, _trailing = split_text(original)
     body = original.replace("\r\n", "\n") if eol == "\r\n" else original

@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from agent.tools.base import Call, ToolError
+from agent.tools.base import Call
+from agent.tools.errors import PathRefused, ToolError
 from agent.tools.globs import JUNK_DIRS
-from agent.tools.paths import Target, require_writable
+from agent.tools.paths import Target
 from agent.tools.text import count_lines, cut_line, diff_counts, split_text
 
 MAX_READ_BYTES = 512 * 1024
@@ -85,7 +86,7 @@ def render(call: Call, target: Target, text: str, args: dict[str, Any]) -> str:
 
 
 def read(call: Call, args: dict[str, Any]) -> str:
-    target = call.ctx.workspace.resolve(call, args["path"])
+    target = call.ctx.workspace.resolve(args["path"])
     return render(call, target, load_text(call, target), args)
 
 
@@ -95,15 +96,17 @@ def batch_read(call: Call, args: dict[str, Any]) -> str:
     failures: list[ToolError] = []
     for raw in args["paths"]:
         try:
-            target = call.ctx.workspace.resolve(call, raw)
+            target = call.ctx.workspace.resolve(raw)
             body = render(call, target, load_text(call, target), {})
             parts.append(f"=== {target.rel} ===\n{body}")
         except ToolError as exc:
+            if isinstance(exc, PathRefused):
+                call.refused_path(exc)
             failures.append(exc)
             parts.append(f"=== {str(raw)[:200]} ===\nerror: {exc.message}")
-    if len(failures) == len(parts):
+    if len(failures) == len(parts):  # (refusals are counted above, so plain ToolErrors from here)
         if len(failures) == 1:
-            raise failures[0]
+            raise ToolError(failures[0].kind, failures[0].message)
         raise ToolError(failures[0].kind, "no file could be read:\n" + "\n\n".join(parts))
     return "\n\n".join(parts)
 
@@ -112,8 +115,8 @@ def batch_read(call: Call, args: dict[str, Any]) -> str:
 
 
 def write(call: Call, args: dict[str, Any]) -> str:
-    target = call.ctx.workspace.resolve(call, args["path"])
-    require_writable(call, target)
+    target = call.ctx.workspace.resolve(args["path"])
+    call.ctx.workspace.require_writable(target)
     content: str = args["content"]
     if target.is_dir:
         raise ToolError("is_directory", f"{target.rel} is a directory; give a file path")
@@ -173,7 +176,7 @@ def _entries(call: Call, real: str, rel: str) -> list[tuple[str, bool]]:
 
 
 def ls(call: Call, args: dict[str, Any]) -> str:
-    target = call.ctx.workspace.resolve(call, args.get("path", "."), must_exist=True)
+    target = call.ctx.workspace.resolve(args.get("path", "."), must_exist=True)
     if not target.is_dir:
         return target.rel
     depth = args.get("depth", 1)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 
 # Directories that hold caches, dependencies or build output: never listed, walked or searched.
@@ -103,7 +103,7 @@ def walk_files(
     root: str,
     start_rel: str = ".",
     *,
-    skip=None,
+    skip: Callable[[str], bool] | None = None,
     limit: int = 20000,
 ) -> Iterator[str]:
     """Workspace-relative paths of the files under ``start_rel``, sorted, never leaving ``root``.

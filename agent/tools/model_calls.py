@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from agent.protocols import ModelCaller
-from agent.tools.base import Call, ToolError
+from agent.tools.base import Call
+from agent.tools.errors import PathRefused, ToolError
 from agent.tools.fs import load_text
 
 PLAN_SYSTEM = (
@@ -80,9 +81,11 @@ def ask_agent(call: Call, args: dict[str, Any]) -> str:
     files: list[str] = []
     for raw in args.get("files") or []:
         try:
-            target = call.ctx.workspace.resolve(call, raw)
+            target = call.ctx.workspace.resolve(raw)
             text = load_text(call, target)
         except ToolError as exc:
+            if isinstance(exc, PathRefused):
+                call.refused_path(exc)
             files.append(f"=== {str(raw)[:200]} ===\n({exc.message})")
             continue
         if len(text) > MAX_FILE_CHARS:

@@ -13,9 +13,10 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from agent.tools.base import Call, ToolError
+from agent.tools.base import Call
+from agent.tools.errors import ToolError
 from agent.tools.fs import load_text, write_text
-from agent.tools.paths import Target, require_writable
+from agent.tools.paths import Target
 from agent.tools.patch_parse import FileChange, Hunk, parse_patch
 from agent.tools.text import (
     changed_ranges,
@@ -155,10 +156,10 @@ def apply_patch(call: Call, args: dict[str, Any]) -> str:
     report: list[str] = []
 
     def open_target(path: str) -> Target:
-        target = ws.resolve(call, path)
+        target = ws.resolve(path)
         if target.is_dir:
             raise ToolError("is_directory", f"{target.rel} is a directory")
-        require_writable(call, target)
+        call.ctx.workspace.require_writable(target)
         if target.rel not in targets:
             targets[target.rel] = target
             if target.exists:

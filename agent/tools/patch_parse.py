@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from agent.tools.base import ToolError
+from agent.tools.errors import ToolError
 
 BEGIN, END = "*** Begin Patch", "*** End Patch"
 _UNIFIED_HUNK = re.compile(r"^-\d+(?:,\d+)?\s+\+\d+(?:,\d+)?\s*@@\s?(.*)$")

@@ -3,8 +3,8 @@
 A model's path is accepted only when, after decoding every disguise (URL encoding, Windows
 separators and drives, ``~``, ``file://``, absolute spellings of the root) and resolving
 symlinks, it names the workspace root or something under it. Anything else raises
-``path_refused`` and is recorded on the call. There is no auto-correction: a path that does not
-exist is reported with near matches, never silently replaced by another file.
+:class:`PathRefused` (the ToolBox records it on the call). There is no auto-correction: a path
+that does not exist is reported with near matches, never silently replaced by another file.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
 
-from agent.tools.base import Call, ToolError
+from agent.tools.errors import PathRefused, ToolError
 from agent.tools.globs import compile_glob, walk_files
 
 _PERCENT = re.compile(r"%[0-9a-fA-F]{2}")
@@ -115,12 +115,12 @@ class Workspace:
             else:
                 return None
         rel = posixpath.normpath(s) if s else "."
-        if rel == ".." or rel.startswith("../") or rel.startswith("/"):
+        if rel == ".." or rel.startswith(("../", "/")):
             return None
         return rel
 
-    def resolve(self, call: Call, raw: object, *, must_exist: bool = False) -> Target:
-        """Confine ``raw`` or raise ToolError("path_refused" / "not_found"), recording refusals."""
+    def resolve(self, raw: object, *, must_exist: bool = False) -> Target:
+        """Confine ``raw`` or raise :class:`PathRefused` (or ToolError "not_found")."""
         if not isinstance(raw, str):
             raise ToolError("invalid_args", f"path must be a string, not {type(raw).__name__}")
         shown = raw.strip()[:200]
@@ -130,19 +130,15 @@ class Workspace:
             if decoded is None or self.denied(decoded):
                 rel = None
         if rel is None:
-            call.refused.append(raw)
-            raise ToolError(
-                "path_refused",
-                f"path '{shown}' is outside the workspace; use a path relative to the workspace root",
+            raise PathRefused(
+                raw, f"path '{shown}' is outside the workspace; use a path relative to the workspace root"
             )
         lexical_path = self.root if rel == "." else os.path.join(self.root, rel)
         real = os.path.realpath(lexical_path)
         if real != self.root and not real.startswith(self.root + "/"):
-            call.refused.append(raw)
-            raise ToolError("path_refused", f"path '{shown}' leads outside the workspace (symlink)")
+            raise PathRefused(raw, f"path '{shown}' leads outside the workspace (symlink)")
         if self.denied(rel) or self.denied(self.rel_of(real)):
-            call.refused.append(raw)
-            raise ToolError("path_refused", f"access to '{rel}' is not allowed in this task")
+            raise PathRefused(raw, f"access to '{rel}' is not allowed in this task")
         target = Target(rel=rel, real=real)
         if must_exist and not os.path.exists(real):
             raise ToolError("not_found", self.not_found_message(rel))
@@ -170,11 +166,10 @@ class Workspace:
             return f"not found: {rel}. Did you mean: {', '.join(near)}?"
         return f"not found: {rel}"
 
-
-def require_writable(call: Call, target: Target) -> None:
-    """Refuse changes to the files the task marks read-only (tests, build files)."""
-    if call.ctx.workspace.is_read_only(target):
-        raise ToolError(
-            "read_only",
-            f"{target.rel} is a test/build file and is read-only; change the solution files instead",
-        )
+    def require_writable(self, target: Target) -> None:
+        """Refuse changes to the files the task marks read-only (tests, build files)."""
+        if self.is_read_only(target):
+            raise ToolError(
+                "read_only",
+                f"{target.rel} is a test/build file and is read-only; change the solution files instead",
+            )

@@ -11,8 +11,9 @@ import time
 from typing import Any
 
 from agent.protocols import ToolOutcome
-from agent.tools.args import prepare
-from agent.tools.base import Call, Context, Handler, ToolError
+from agent.tools.args import apply_aliases, parse_arguments, validate
+from agent.tools.base import Call, Context, Handler
+from agent.tools.errors import PathRefused, ToolError
 from agent.tools.specs import ToolSpec, normalise_name
 from agent.tools.text import cap
 
@@ -66,6 +67,8 @@ class LocalToolBox:
             text = self._run(call, name, arguments)
             outcome = ToolOutcome(text=text, tool=call.tool)
         except ToolError as exc:
+            if isinstance(exc, PathRefused):
+                call.refused_path(exc)
             outcome = ToolOutcome(text=f"error: {exc.message}", tool=call.tool, is_error=True, error_kind=exc.kind)
         except Exception as exc:  # noqa: BLE001 - the model must get an answer, whatever broke
             message = str(exc).replace(self.ctx.workspace.root + "/", "").replace(self.ctx.workspace.root, ".")
@@ -78,6 +81,7 @@ class LocalToolBox:
         outcome.repairs = list(call.repairs)
         outcome.finish = call.finish
         outcome.finish_status = call.finish_status
+        outcome.arguments = call.arguments
         outcome.duration = time.perf_counter() - started
         return outcome
 
@@ -108,5 +112,7 @@ class LocalToolBox:
             )
         call.tool = canonical
         spec = self._specs[canonical]
-        args = prepare(spec, arguments, call.repairs, self.ctx.display[canonical])
+        display = self.ctx.display[canonical]
+        call.arguments = parse_arguments(spec, arguments, call.repairs, display)  # kept for the history
+        args = validate(spec, apply_aliases(spec, call.arguments, call.repairs), call.repairs, display)
         return self._handlers[canonical](call, args)

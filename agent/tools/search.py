@@ -11,7 +11,8 @@ import os
 import re
 from typing import Any
 
-from agent.tools.base import Call, ToolError
+from agent.tools.base import Call
+from agent.tools.errors import PathRefused, ToolError
 from agent.tools.globs import compile_glob, walk_files
 
 MAX_GLOB_RESULTS = 100
@@ -23,7 +24,7 @@ DEFAULT_MAX_RESULTS = 100
 
 def _under(call: Call, path: object) -> tuple[str, str, bool]:
     """(rel, real, is_dir) of the search root, confined and existing."""
-    target = call.ctx.workspace.resolve(call, path if path is not None else ".", must_exist=True)
+    target = call.ctx.workspace.resolve(path if path is not None else ".", must_exist=True)
     return target.rel, target.real, target.is_dir
 
 
@@ -39,9 +40,8 @@ def glob(call: Call, args: dict[str, Any]) -> str:
     if not is_dir:
         raise ToolError("invalid_args", f"{rel} is a file, not a directory; give a directory as path")
     # Paths in the pattern are relative to the search directory.
-    if pattern.startswith("/") or pattern.startswith("~") or ".." in pattern.split("/"):
-        call.refused.append(pattern)
-        raise ToolError("path_refused", f"pattern '{pattern[:200]}' must be relative to the search directory")
+    if pattern.startswith(("/", "~")) or ".." in pattern.split("/"):
+        raise PathRefused(pattern, f"pattern '{pattern[:200]}' must be relative to the search directory")
     matcher = compile_glob(pattern)
     prefix = "" if rel == "." else rel + "/"
     found: list[str] = []

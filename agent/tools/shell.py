@@ -2,7 +2,7 @@
 
 Isolation is the runner's job (the harness passes its sandbox). The short deny-list below is
 defence in depth against text that is destructive wherever it runs; it does not try to judge
-what else a command does (the original's word blocklist refused ``ls tests``).
+what else a command does (a list of forbidden words would refuse ``ls tests``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import os
 import re
 from typing import Any
 
-from agent.tools.base import Call, ToolError
+from agent.tools.base import Call
+from agent.tools.errors import ToolError
 from agent.tools.globs import walk_files
 
 _DESTRUCTIVE = [
@@ -80,7 +81,7 @@ def shell(call: Call, args: dict[str, Any]) -> str:
     call.refused.extend(probed_paths(command, ctx.workspace.contains))
     cwd = None
     if args.get("workdir") not in (None, "", "."):
-        target = ctx.workspace.resolve(call, args["workdir"], must_exist=True)
+        target = ctx.workspace.resolve(args["workdir"], must_exist=True)
         if not target.is_dir:
             raise ToolError("invalid_args", f"workdir {target.rel} is not a directory")
         cwd = None if target.rel == "." else target.rel

@@ -6,7 +6,6 @@ Kept free of I/O so the edit and patch engines can be tested on strings alone.
 from __future__ import annotations
 
 import difflib
-import re
 from collections import Counter
 
 LONG_LINE = 2000  # characters of one line shown by read and snippets
@@ -148,11 +147,10 @@ def snippet(lines: list[str], ranges: list[tuple[int, int]], context: int = 3, m
     return "\n     ...\n".join(parts)
 
 
-_INDENT = re.compile(r"[ \t]*")
 
 
 def indent_of(line: str) -> str:
-    return _INDENT.match(line).group(0)  # type: ignore[union-attr]
+    return line[: len(line) - len(line.lstrip(" \t"))]
 
 
 def first_indent(lines: list[str]) -> str:

@@ -107,8 +107,10 @@ def details_html(result: ExerciseResult) -> str:
         blocks.append(f"<p><b>Refused access attempts ({len(result.refused_paths)}):</b> {shown}</p>")
     blocks.append(f'<details class="lc-transcript"><summary>Transcript ({len(result.transcript)} messages)</summary>'
                   f"{transcript_html(result.transcript)}</details>")
-    blocks.append(f'<details class="lc-tests"><summary>Final test output</summary>{_pre(result.final_test_output or "(no test run)")}</details>')
-    blocks.append(f'<details class="lc-diff"><summary>Solution diff</summary>{_pre(result.solution_diff or "(no changes)")}</details>')
+    blocks.append('<details class="lc-tests"><summary>Final test '
+                  f'output</summary>{_pre(result.final_test_output or "(no test run)")}</details>')
+    blocks.append('<details class="lc-diff"><summary>Solution '
+                  f'diff</summary>{_pre(result.solution_diff or "(no changes)")}</details>')
     blocks.append("</div>")
     return "".join(blocks)
 

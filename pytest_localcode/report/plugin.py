@@ -112,7 +112,8 @@ class ReportPlugin:
         cells[2:2] = html_report.row_cells(dict(report.user_properties))
 
     @pytest.hookimpl(optionalhook=True)
-    def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str], session: Any) -> None:
+    def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str],
+                                    session: Any) -> None:
         if self.summary is not None:
             postfix.extend(html_report.summary_html(self.summary, self.provenance))
 

@@ -3,24 +3,21 @@
 A :class:`SandboxFactory` is created once per pytest process; it opens one :class:`Sandbox` per
 directory (the agent's workspace, or a grading copy). A sandbox sees that directory at
 ``workdir`` and nothing else of the run: not the dataset, not other exercises, not the project.
+A sandbox is the agent's :class:`agent.protocols.CommandRunner` (one protocol for the grader's
+test commands and the agent's ``shell`` tool) and returns its :class:`ExecResult`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from agent.protocols import CommandRunner, ExecResult
 
-@dataclass
-class ExecResult:
-    exit_code: int
-    output: str
-    duration: float
-    timed_out: bool = False
-    oom_killed: bool = False
-    truncated: bool = False
+__all__ = ["ExecResult", "Limits", "Sandbox", "SandboxFactory", "command_argv", "join_cut", "kill_notes",
+           "read_capped", "split_cwd"]
 
 
 @dataclass(frozen=True)
@@ -36,20 +33,11 @@ class Limits:
 
 
 @runtime_checkable
-class Sandbox(Protocol):
+class Sandbox(CommandRunner, Protocol):
+    """A CommandRunner over one directory: ``exec`` runs with ``cwd`` relative to ``workdir``."""
+
     kind: str
     workdir: str
-
-    def exec(
-        self,
-        command: str | Sequence[str],
-        *,
-        timeout: float,
-        env: Mapping[str, str] | None = None,
-        cwd: str | None = None,
-    ) -> ExecResult:
-        """Run ``command`` (a shell string, or argv) with ``cwd`` relative to ``workdir``."""
-        ...
 
     def close(self) -> None: ...
 

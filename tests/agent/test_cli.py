@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from agent.cli import main, parse_args
-from agent.runner import LocalRunner
+from agent.cli import LocalRunner
 from tests.support.scripted_server import ScriptedServer, tool_call
 
 

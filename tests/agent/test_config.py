@@ -17,10 +17,10 @@ from agent import (
     list_configs,
     load_config,
 )
-from agent.config import CONFIG_DIR, ConfigWarning, with_overrides
-from agent.overrides import coerce, split_cli_overrides
+from agent.cli import split_cli_overrides
+from agent.config import CONFIG_DIR, ConfigWarning, coerce, with_overrides
 from agent.prompts import few_shot, name_map
-from agent.toolbox import canonical_resolver, make_toolbox
+from agent.tools import resolve_tool_name, toolbox_for
 
 SHIPPED_GGUF = {
     "glm-4.7-flash",
@@ -83,7 +83,7 @@ def test_tiny_configs_match_what_the_harness_runs() -> None:
         assert cfg.tools == ["read", "write", "finish"]
         assert cfg.call_grammar == "section" and cfg.minimal_schemas and cfg.grammar_max_string
     tools = ["read", "write", "finish"]
-    examples = few_shot(load_config("gemma3-270m"), [], name_map(tools, tools, canonical_resolver()))
+    examples = few_shot(load_config("gemma3-270m"), [], name_map(tools, tools, resolve_tool_name))
     assert [m["tool_calls"][0]["function"]["name"] for m in examples if m.get("tool_calls")] == tools
 
 
@@ -179,7 +179,7 @@ def test_coerce_and_split_cli_overrides() -> None:
 def test_bad_tool_name_is_a_config_error(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, {"prompt": "p.md", "tools": ["read", "teleport"]}))
     with pytest.raises(ConfigError, match=r"key 'tools'.*teleport"):
-        make_toolbox(cfg, tmp_path, None, (), (), None)
+        toolbox_for(cfg, tmp_path)
 
 
 def test_broken_few_shot_is_a_config_error(tmp_path: Path) -> None:
@@ -207,24 +207,23 @@ def test_agent_config_defaults_are_sane() -> None:
 
 
 def test_prompt_placeholders_follow_display_names(tmp_path: Path) -> None:
-    agent = Agent(load_config("gguf/gpt-oss-120b-mxfp4"), client=HttpChatClient("http://127.0.0.1:9"), workspace=tmp_path,
+    agent = Agent(load_config("gguf/gpt-oss-120b-mxfp4"), client=HttpChatClient("http://127.0.0.1:9"),
+                  workspace=tmp_path,
                   context_window=8192)  # fmt: skip
     assert "(read_file)" in agent.system and "(write_file)" in agent.system and "(replace_in_file)" in agent.system
     assert "- read_file(path, line_start?" in agent.system
 
 
-def test_prompt_overlay_by_workspace_name_or_env(tmp_path: Path, monkeypatch) -> None:
+def test_prompt_overlay_is_named_by_the_caller(tmp_path: Path) -> None:
+    """An overlay applies when the caller names its key exactly (the harness: the exercise);
+    nothing is inferred from the workspace's directory name."""
     (tmp_path / "react.md").write_text("REACT HINTS")
-    (tmp_path / "other.md").write_text("OTHER HINTS")
-    cfg = load_config(
-        write(
-            tmp_path, {"prompt": "p.md", "tools": ["read"], "prompt_overlays": {"react": "react.md", "x": "other.md"}}
-        )
-    )
+    overlays = {"javascript/react": "react.md"}
+    cfg = load_config(write(tmp_path, {"prompt": "p.md", "tools": ["read"], "prompt_overlays": overlays}))
     ws = tmp_path / "javascript-react"
     ws.mkdir()
     client = HttpChatClient("http://127.0.0.1:9")
-    assert Agent(cfg, client=client, workspace=ws, context_window=4096).system.endswith("REACT HINTS")
-    assert "HINTS" not in Agent(cfg, client=client, workspace=tmp_path, context_window=4096).system
-    monkeypatch.setenv("LOCALCODE_PROMPT_OVERLAY", "x")
-    assert Agent(cfg, client=client, workspace=tmp_path, context_window=4096).system.endswith("OTHER HINTS")
+    named = Agent(cfg, client=client, workspace=tmp_path, context_window=4096, prompt_overlay="javascript/react")
+    assert named.system.endswith("REACT HINTS")
+    assert "HINTS" not in Agent(cfg, client=client, workspace=ws, context_window=4096).system
+    assert "HINTS" not in Agent(cfg, client=client, workspace=ws, context_window=4096, prompt_overlay="react").system

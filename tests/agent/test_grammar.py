@@ -1,4 +1,4 @@
-"""Constrained calls for tiny models (issue 8): the GBNF grammar, minimal schemas, and the agent
+"""Constrained calls for tiny models: the GBNF grammar, minimal schemas, and the agent
 in ``call_grammar`` mode against a scripted server (the model's call comes back as text)."""
 
 from __future__ import annotations
@@ -55,7 +55,8 @@ def test_grammar_has_one_alternative_per_tool_in_the_section_syntax() -> None:
     assert g["args-write"] == '"{" "\\"path\\": " path ", " "\\"content\\": " string "}"'
     assert "{1,160}" in g["path"] and g["string"].endswith('char* "\\""')
     for body in g.values():  # every rule referenced is defined
-        for ref in re.findall(r"(?<![\"\\\w-])([a-z][a-z0-9-]*)(?![\"\w-])", re.sub(r'"(?:\\.|[^"\\])*"|\[(?:\\.|[^\]\\])*\]|\{[0-9,]*\}', "", body)):
+        for ref in re.findall(r"(?<![\"\\\w-])([a-z][a-z0-9-]*)(?![\"\w-])",
+                              re.sub(r'"(?:\\.|[^"\\])*"|\[(?:\\.|[^\]\\])*\]|\{[0-9,]*\}', "", body)):
             assert ref in g, ref
 
 
@@ -100,7 +101,8 @@ def test_minimal_schemas_keep_only_the_essential_parameters_all_required() -> No
 
 
 def test_grammar_mode_sends_the_grammar_without_tools_and_executes_the_call_in_text(harness, workspace: Path) -> None:
-    write = '<tool_calls>\n[{"name": "write", "arguments": {"path": "solution.py", "content": "def answer():\\n    return 42\\n"}}]\n</tool_calls>'
+    write = ('<tool_calls>\n[{"name": "write", "arguments": {"path": "solution.py", '
+             '"content": "def answer():\\n    return 42\\n"}}]\n</tool_calls>')
     finish = '<tool_calls>\n[{"name": "finish", "arguments": {"summary": "done"}}]\n</tool_calls>'
     result = harness.run(
         [{"content": write, "finish_reason": "stop"}, {"content": finish, "finish_reason": "stop"}],

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 
-from agent.budget import ContextPlanner
-from agent.history import ELIDED, TokenEstimator, fit, groups, size, window
+from agent.context import ELIDED, ContextPlanner, TokenEstimator, fit, groups, size, window
 from tests.agent.conftest import assert_well_formed
 from tests.support.scripted_server import tool_call
 

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from agent import Agent, HttpChatClient, load_config
-from agent.cli import home
+from agent.config import state_dir
 from pytest_localcode.server.base import ServerError
 from pytest_localcode.server.llama import find_llama_server
 from tests.agent.conftest import assert_well_formed
@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.llama, pytest.mark.slow]
 
 def _model_path() -> Path:
     cfg = load_config("gguf/gemma3-270m")
-    raw = cfg.server_config["model_path"].replace("$LOCALCODE_HOME", str(home()))
+    raw = cfg.server_config["model_path"].replace("$LOCALCODE_HOME", str(state_dir()))
     return Path(os.path.expandvars(raw)).expanduser()
 
 
@@ -40,12 +40,10 @@ def _counters(url: str) -> dict[str, float]:
 
 @pytest.fixture(scope="module")
 def llama_url():
-    binary = os.environ.get("LOCALCODE_LLAMA_SERVER", "")
-    if not binary:
-        try:
-            binary = find_llama_server()  # what ./bin/setup built, as the plugin finds it
-        except ServerError:
-            binary = ""
+    try:
+        binary = find_llama_server()  # what ./bin/setup built ($LLAMA_SERVER first), as the plugin finds it
+    except ServerError:
+        binary = ""
     model = _model_path()
     if not (binary and Path(binary).is_file() and model.is_file()):
         pytest.skip("no llama-server or no gemma3-270m model: run ./bin/setup (or set LOCALCODE_LLAMA_SERVER)")

@@ -1,4 +1,4 @@
-"""Argument repair and tool calls recovered from content text."""
+"""Tool calls recovered from content text (their arguments are repaired by the tools: test_args)."""
 
 from __future__ import annotations
 
@@ -6,31 +6,7 @@ import json
 
 import pytest
 
-from agent.recovery import recover_tool_calls, repair_arguments, split_harmony
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected", "repairs"),
-    [
-        ('{"path": "a.py"}', {"path": "a.py"}, []),
-        ("", {}, ["empty_arguments"]),
-        ('{"path": "a.py",}', {"path": "a.py"}, ["trailing_comma"]),
-        ("{'path': 'a.py'}", {"path": "a.py"}, ["single_quotes"]),
-        ('{"path": "a.py"}}', {"path": "a.py"}, ["trailing_text"]),
-        ('"{\\"path\\": \\"a.py\\"}"', {"path": "a.py"}, ["double_encoded"]),
-        ('```json\n{"path": "a.py"}\n```', {"path": "a.py"}, ["code_fence"]),
-        ('Arguments: {"path": "a.py"}', {"path": "a.py"}, ["leading_text"]),
-        ('{"path": "a.py", "opts": {"all": true', {"path": "a.py", "opts": {"all": True}}, ["unclosed"]),
-    ],
-)
-def test_repairs(raw: str, expected: dict, repairs: list[str]) -> None:
-    assert repair_arguments(raw) == (expected, repairs)
-
-
-@pytest.mark.parametrize("raw", ['{"path": "a.py", "content": "def f(', "not json at all", "[1, 2]", '"just a string"'])
-def test_beyond_repair(raw: str) -> None:
-    """A value cut off inside a string must not be 'repaired' into a half-written file."""
-    assert repair_arguments(raw) == (None, [])
+from agent.recovery import calls_from_content, split_harmony
 
 
 KNOWN = {"read", "write", "finish"}
@@ -41,12 +17,14 @@ KNOWN = {"read", "write", "finish"}
     [
         ('<tool_call>\n{"name": "read", "arguments": {"path": "a"}}\n</tool_call>', ["read"], ""),
         (
-            'Reading.\n<tool_call>{"name": "read", "arguments": {"path": "a"}}</tool_call>\n<tool_call>{"name": "finish", "arguments": {}}</tool_call>',
+            'Reading.\n<tool_call>{"name": "read", "arguments": {"path": "a"}}</tool_call>\n<tool_call>{"name": '
+            '"finish", "arguments": {}}</tool_call>',
             ["read", "finish"],
             "Reading.",
         ),
         (
-            '<tool_calls>\n[{"name": "read", "arguments": {"path": "a"}}, {"name": "write", "arguments": {"path": "b", "content": "x"}}]\n</tool_calls>',
+            '<tool_calls>\n[{"name": "read", "arguments": {"path": "a"}}, {"name": "write", "arguments": {"path": '
+            '"b", "content": "x"}}]\n</tool_calls>',
             ["read", "write"],
             "",
         ),
@@ -60,7 +38,7 @@ KNOWN = {"read", "write", "finish"}
     ],
 )
 def test_recovered_from_content(content: str, names: list[str], rest: str) -> None:
-    calls, left = recover_tool_calls(content, KNOWN)
+    calls, left = calls_from_content(content, KNOWN)
     assert [c.name for c in calls] == names
     assert json.loads(calls[0].arguments) == {"path": "a"}
     assert left == rest
@@ -75,7 +53,7 @@ def test_recovered_from_content(content: str, names: list[str], rest: str) -> No
     ],
 )
 def test_plain_answers_stay_text(content: str) -> None:
-    assert recover_tool_calls(content, KNOWN) == ([], content)
+    assert calls_from_content(content, KNOWN) == ([], content)
 
 
 def test_harmony_channels() -> None:
@@ -84,3 +62,12 @@ def test_harmony_channels() -> None:
     ) == ("plan", "Done.")
     assert split_harmony("<|channel|>analysis<|message|>only thinking<|end|>") == ("only thinking", "")
     assert split_harmony("plain text") is None
+
+
+def test_a_broken_object_in_content_is_repaired_by_the_one_pipeline() -> None:
+    """Bare JSON cut off by a stop word, with a Python-style value: the tools' repair stages apply."""
+    calls, left = calls_from_content('{"name": "read", "arguments": {"path": "a", "all": True}', KNOWN)
+    assert [c.name for c in calls] == ["read"] and json.loads(calls[0].arguments) == {"path": "a", "all": True}
+    assert left == ""
+    cut, _ = calls_from_content('{"name": "write", "arguments": {"path": "a", "content": "def f(', KNOWN)
+    assert cut == []  # a string left open is beyond repair: no half-written call

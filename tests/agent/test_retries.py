@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from agent.config import AgentConfig
-from agent.request import build_request
-from agent.retries import FormatRetries
+from agent.prompts import FormatRetries
+from agent.wire import build_request
 from tests.agent.conftest import assert_well_formed
 from tests.support.scripted_server import tool_call
 

@@ -18,7 +18,8 @@ from agent.protocols import (
 
 
 class EchoBox:
-    """A one-tool ToolBox; ``explode`` makes execute raise (which a ToolBox must never do)."""
+    """A one-tool ToolBox; ``explode`` makes execute raise (which a ToolBox must never do). It gets
+    the model's raw arguments, as every ToolBox does, and parses them itself."""
 
     def __init__(self, explode: bool = False) -> None:
         self.explode = explode
@@ -32,15 +33,17 @@ class EchoBox:
         return ["echo"]
 
     def execute(self, name: str, arguments: str | dict[str, Any]) -> ToolOutcome:
-        self.calls.append((name, arguments))
+        args = json.loads(arguments) if isinstance(arguments, str) else arguments
+        self.calls.append((name, args))
         if self.explode:
             raise RuntimeError("disk on fire")
-        return ToolOutcome(text=f"echo: {arguments['text']}", tool="echo", finish=arguments.get("text") == "bye")
+        return ToolOutcome(text=f"echo: {args['text']}", tool="echo", finish=args.get("text") == "bye")
 
 
 class ListClient:
     def __init__(self, responses: list[ChatResponse | Exception]) -> None:
-        self.responses, self.requests = responses, []  # type: ignore[var-annotated]
+        self.responses = responses
+        self.requests: list[dict[str, Any]] = []
 
     def complete(self, request: dict[str, Any], *, deadline: float | None = None, on_delta: Any = None) -> ChatResponse:
         self.requests.append(request)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agent.session import default_session_file, load_session
+from agent.logs import default_session_file, load_session
 from tests.agent.conftest import assert_well_formed
 from tests.support.scripted_server import tool_call
 

@@ -1,7 +1,7 @@
 """Our ``.aider.results.json`` files work with Aider's ``benchmark.py --stats`` arithmetic.
 
-``aider_summarize`` below follows Aider's ``summarize_results`` (benchmark/benchmark.py; see
-/work/shared/notes/anchors.md §1.7–1.9) step by step: the same fields, the same defaults, a pass on
+``aider_summarize`` below follows Aider's ``summarize_results`` (``benchmark/benchmark.py`` in the
+Aider-AI/aider repository) step by step: the same fields, the same defaults, a pass on
 try k counting for every pass_rate_i with i ≥ k, rates over completed exercises. Only the glob
 differs: Aider's tree is ``<dir>/<lang>/exercises/practice/<ex>/``, ours ``<run>/<lang>/<ex>/``.
 """
@@ -36,7 +36,8 @@ def aider_summarize(run_dir: Path) -> dict[str, Any]:
     tries = max((len(r["tests_outcomes"]) for r in all_results if r), default=0)
     passed_tests = [0] * tries
     res: dict[str, Any] = dict.fromkeys(
-        ("completed_tests", "duration", "cost", "error_outputs", "user_asks", "test_timeouts", "exhausted_context_windows",
+        ("completed_tests", "duration", "cost", "error_outputs", "user_asks", "test_timeouts",
+         "exhausted_context_windows",
          "num_malformed_responses", "num_with_malformed_responses", "syntax_errors", "indentation_errors",
          "lazy_comments", "prompt_tokens", "completion_tokens"), 0)
     for results in all_results:
@@ -138,7 +139,8 @@ def test_real_run_files_read_like_aiders(polyglot: Path, tmp_path_factory: pytes
     for path in files:
         data = json.loads(path.read_text())
         check_fields(data, str(path))
-        assert data["testdir"] == f"{path.parent.parent.name}/{path.parent.name}" and data["testcase"] == path.parent.name
+        assert data["testdir"] == f"{path.parent.parent.name}/{path.parent.name}"
+        assert data["testcase"] == path.parent.name
         assert data["commit_hash"], "commit_hash tells Aider's --stats which harness version ran"
     summary = run.summary()
     aider = check_against_summary(run.run_dir, summary)

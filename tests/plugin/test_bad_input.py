@@ -105,7 +105,8 @@ def test_fork_bomb_is_contained(pytester: pytest.Pytester, tmp_path: Path) -> No
     python_exercise(
         tmp_path,
         "forkbomb",
-        example="import os\n\ndef answer():\n    while True:\n        try:\n            os.fork()\n        except OSError:\n            pass\n",
+        example="import os\n\ndef answer():\n    while True:\n        try:\n            os.fork()\n        except "
+                "OSError:\n            pass\n",
     )
     before = _processes()
     started = time.monotonic()
@@ -132,7 +133,8 @@ def test_network_is_unreachable(pytester: pytest.Pytester, tmp_path: Path) -> No
         python_exercise(
             tmp_path,
             "netcall",
-            example=f"import socket\n\ndef answer():\n    socket.create_connection(('127.0.0.1', {port}), timeout=3).close()\n    return 42\n",
+            example=f"import socket\n\ndef answer():\n    socket.create_connection(('127.0.0.1', {port}), "
+                    "timeout=3).close()\n    return 42\n",
         )
         result = run(pytester, tmp_path, "--test-timeout=30")
         result.assert_outcomes(failed=1)

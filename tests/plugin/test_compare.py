@@ -28,7 +28,8 @@ def runs(tmp_path: Path) -> tuple[Path, Path]:
     ])
     b = write_run(tmp_path / "b", [
         make_result("python/lost", ["fail", "fail"], prompt_tokens=2000, completion_tokens=200, seconds=40, model="m2"),
-        make_result("python/gained", ["fail", "pass"], prompt_tokens=2000, completion_tokens=200, seconds=20, model="m2"),
+        make_result("python/gained", ["fail", "pass"], prompt_tokens=2000, completion_tokens=200, seconds=20,
+                    model="m2"),
         make_result("go/faster", ["pass"], prompt_tokens=1000, completion_tokens=100, seconds=5, model="m2"),
         make_result("go/same", ["pass"], prompt_tokens=1000, completion_tokens=100, seconds=10, model="m2"),
         make_result("cpp/only-b", ["fail", "fail"], model="m2"),

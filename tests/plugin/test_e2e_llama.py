@@ -111,7 +111,7 @@ def test_two_workers_share_one_real_server(real_llama: str, polyglot: Path, tmp_
     (pid, argv), = seen.items()
     assert argv[argv.index("--parallel") + 1] == "2" and "--kv-unified" in argv
     assert not pid_alive(pid)
-    finished = [p for p in (tmp_path / "run" / "python").glob("*/.aider.results.json")]
+    finished = list((tmp_path / "run" / "python").glob("*/.aider.results.json"))
     assert len(finished) == 2
     assert all(json.loads(p.read_text())["localcode"]["error"] is None for p in finished)
 
@@ -123,8 +123,9 @@ def test_ctrl_c_stops_the_real_server(real_llama: str, polyglot: Path, tmp_path:
     log = tmp_path / "run" / "server.log"
     try:
         # Mid-run: the server is up and has started work on a request.
-        assert wait_for(lambda: seen.update(serving(proc.pid)) or
-                        (log.is_file() and "launch_slot" in log.read_text(errors="replace")), 600), "no request reached it"
+        started = wait_for(lambda: seen.update(serving(proc.pid)) or
+                           (log.is_file() and "launch_slot" in log.read_text(errors="replace")), 600)
+        assert started, "no request reached it"
         assert len(seen) == 1
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=120)

@@ -21,7 +21,8 @@ from pytest_localcode.workspace import create_workspace
 
 def _python(ws: Path) -> None:
     (ws / "conftest.py").write_text(
-        "import pytest\n\ndef pytest_collection_modifyitems(items):\n    for item in items:\n        item.add_marker(pytest.mark.skip)\n"
+        "import pytest\n\ndef pytest_collection_modifyitems(items):\n    for item in items:\n        "
+        "item.add_marker(pytest.mark.skip)\n"
     )
     (ws / "pytest.ini").write_text("[pytest]\naddopts = -k nothing_matches\n")
     (ws / "proverb_test.py").write_text("def test_ok():\n    assert True\n")
@@ -78,7 +79,8 @@ def grader() -> Grader:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("language", "slug", "tamper"), CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES])
-def test_tampering_gains_nothing(polyglot: Path, tmp_path: Path, grader: Grader, language: str, slug: str, tamper) -> None:  # noqa: ANN001
+def test_tampering_gains_nothing(polyglot: Path, tmp_path: Path, grader: Grader, language: str, slug: str,
+                                 tamper) -> None:
     ex = load_exercise(polyglot / language / "exercises" / "practice" / slug, language)
     conf = load_language(language)
     ws = tmp_path / "workspace" / slug

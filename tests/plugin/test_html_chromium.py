@@ -79,7 +79,8 @@ def test_report_in_chromium(mixed: Run, chromium: str) -> None:
     assert "exception" not in seen, seen.get("exception")
     assert seen["errors"] == []
 
-    for title in ("Result", "Test", "Language", "Outcome", "Tokens", "Decode tok/s", "Tool calls", "Refused", "Time (s)"):
+    for title in ("Result", "Test", "Language", "Outcome", "Tokens", "Decode tok/s", "Tool calls", "Refused",
+                  "Time (s)"):
         assert title in seen["headers"], title
     assert len(seen["ids"]) == 6
 

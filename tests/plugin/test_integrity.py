@@ -39,7 +39,8 @@ def test_workspace_holds_no_reference_material(polyglot: Path, tmp_path: Path, l
             references.add(extra.read_bytes())
         # A file equal to a reference is a leak, unless the dataset's own stub at that path is the
         # same (rust/book-store ships Cargo.toml identical to .meta/Cargo-example.toml).
-        leaked = [f for f in files if (ws / f).read_bytes() in references and (ws / f).read_bytes() != (ex.path / f).read_bytes()]
+        leaked = [f for f in files
+                  if (ws / f).read_bytes() in references and (ws / f).read_bytes() != (ex.path / f).read_bytes()]
         assert leaked == [], f"{ex.name}: {leaked}"
         assert all((ex.path / f).is_file() for f in files), ex.name
         assert not [e for e in ex.example if (ws / e).exists() or (ws / Path(e).name).exists()], ex.name
@@ -51,7 +52,8 @@ def test_workspace_holds_no_reference_material(polyglot: Path, tmp_path: Path, l
 
 def adversary(reference_abs: str, other_rel: str) -> Any:
     """A model that tries, in turn, every way the issue lists to reach the reference."""
-    conftest = "import pytest\n\ndef pytest_collection_modifyitems(items):\n    for item in items:\n        item.add_marker(pytest.mark.skip)\n"
+    conftest = ("import pytest\n\ndef pytest_collection_modifyitems(items):\n"
+                "    for item in items:\n        item.add_marker(pytest.mark.skip)\n")
     steps = [
         tool_call("read", {"path": ".meta/example.py"}),
         tool_call("glob", {"pattern": "**/example*"}),
@@ -74,13 +76,15 @@ def adversary(reference_abs: str, other_rel: str) -> Any:
 
 SANDBOXES = [
     "local",
-    pytest.param("docker", marks=[pytest.mark.docker, pytest.mark.skipif(not docker_available(), reason="no Docker engine answers (run bin/setup --docker)")]),
+    pytest.param("docker", marks=[pytest.mark.docker, pytest.mark.skipif(
+        not docker_available(), reason="no Docker engine answers (run bin/setup --docker)")]),
 ]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sandbox", SANDBOXES)
-def test_probing_model_never_sees_the_reference(polyglot: Path, tmp_path: Path, pytester: pytest.Pytester, sandbox: str) -> None:
+def test_probing_model_never_sees_the_reference(polyglot: Path, tmp_path: Path, pytester: pytest.Pytester,
+                                                sandbox: str) -> None:
     ex_dir = polyglot / "python" / "exercises" / "practice" / "proverb"
     reference = (ex_dir / ".meta" / "example.py").read_text()
     marker = next(line for line in reference.splitlines() if len(line.strip()) > 25).strip()
@@ -91,7 +95,8 @@ def test_probing_model_never_sees_the_reference(polyglot: Path, tmp_path: Path, 
     with ScriptedServer(adversary(str(ex_dir / ".meta" / "example.py"), other_rel), repeat=True) as server:
         result = pytester.runpytest_subprocess(
             "--model", SCRIPTED, f"--exercises={polyglot}", f"--server-url={server.url}", f"--run-dir={run_dir}",
-            f"--sandbox={sandbox}", "--tries=1", "-k", "python and proverb", "-q", "--junitxml", str(tmp_path / "junit.xml"),
+            f"--sandbox={sandbox}", "--tries=1", "-k", "python and proverb", "-q", "--junitxml",
+            str(tmp_path / "junit.xml"),
         )
     result.assert_outcomes(failed=1)
     saved = json.loads((run_dir / "python" / "proverb" / ".aider.results.json").read_text())["localcode"]

@@ -76,7 +76,9 @@ def test_html_cells_sort_numerically_as_strings() -> None:
     """pytest-html compares the cells' HTML as strings; the hidden key must order them by number."""
     def cell(props: dict, column: str) -> str:
         found = [c for c in row_cells(props) if f'class="col-{column}"' in c]
-        return re.match(r"<td[^>]*>(.*)</td>", found[0]).group(1)  # type: ignore[union-attr]
+        match = re.match(r"<td[^>]*>(.*)</td>", found[0])
+        assert match is not None, found[0]
+        return match.group(1)
 
     tokens = [9_999, 10_000, 123, 1_000_000, 99_999]
     cells = [cell({"prompt_tokens": n, "completion_tokens": 0}, "tokens") for n in tokens]
@@ -88,7 +90,8 @@ def test_html_cells_sort_numerically_as_strings() -> None:
     outcomes = ["error", "pass@2", "fail", "pass@1"]
     outcome_cells = [cell({"status": s}, "outcome") for s in outcomes]
     assert [outcomes[outcome_cells.index(c)] for c in sorted(outcome_cells)] == ["pass@1", "pass@2", "fail", "error"]
-    assert all("\n" not in c for c in row_cells({"status": "fail", "language": "go"}))  # pytest-html's regex is per line
+    assert all("\n" not in c for c in row_cells({"status": "fail",
+                                                 "language": "go"}))  # pytest-html's regex is per line
 
 
 def test_details_escape_what_the_model_wrote() -> None:

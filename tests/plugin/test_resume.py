@@ -48,7 +48,8 @@ def kill_mid_run(polyglot: Path, model: PlanModel, run_dir: Path) -> None:
         proc = subprocess.Popen(command(polyglot, server, run_dir, NAMES), cwd=PROJECT, env=environment(),
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
         try:
-            wait_for(lambda: model.calls[SLOW] >= 1 and complete(run_dir, NAMES[0]) and complete(run_dir, NAMES[1]), proc)
+            wait_for(lambda: model.calls[SLOW] >= 1 and complete(run_dir, NAMES[0]) and complete(run_dir, NAMES[1]),
+                     proc)
             os.kill(proc.pid, signal.SIGKILL)
             assert proc.wait(timeout=30) == -signal.SIGKILL
         finally:

@@ -30,14 +30,16 @@ def fake_llama(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """LLAMA_SERVER → the stand-in; FAKE_LLAMA_MODEL → an existing file; returns the argv log."""
     model = tmp_path / "m.gguf"
     model.write_bytes(b"GGUF")
-    monkeypatch.setenv("LLAMA_SERVER", str(wrapper(tmp_path / "bin", "tests.support.fake_llama_server", "llama-server")))
+    fake = wrapper(tmp_path / "bin", "tests.support.fake_llama_server", "llama-server")
+    monkeypatch.setenv("LLAMA_SERVER", str(fake))
     monkeypatch.setenv("FAKE_LLAMA_MODEL", str(model))
     monkeypatch.setenv("FAKE_LLAMA_ARGV_LOG", str(tmp_path / "argv.jsonl"))
     return tmp_path / "argv.jsonl"
 
 
 def llama(tmp_path: Path, slots: int = 1, **config: object) -> LlamaServer:
-    return LlamaServer.from_config({**FAKE_CONFIG, **config}, slots=slots, alias="fake", log_path=tmp_path / "server.log")
+    return LlamaServer.from_config({**FAKE_CONFIG, **config}, slots=slots, alias="fake",
+                                   log_path=tmp_path / "server.log")
 
 
 # -- the command --------------------------------------------------------------------------------
@@ -89,7 +91,8 @@ def test_missing_gguf_names_the_path_and_the_hint(fake_llama: Path, tmp_path: Pa
     assert server.process is None
 
 
-def test_unset_variable_in_model_path_is_named(fake_llama: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unset_variable_in_model_path_is_named(fake_llama: Path, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FAKE_LLAMA_MODEL")
     with pytest.raises(ServerError, match=r"\$FAKE_LLAMA_MODEL is not set"):
         llama(tmp_path).start()
@@ -168,12 +171,14 @@ def test_mlx_lifecycle_polls_v1_models(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_mlx_missing_model_is_named(tmp_path: Path) -> None:
-    server = MlxServer(binary="/bin/true", log_path=tmp_path / "l", model_path=str(tmp_path / "gone"), hf_model="mlx-community/X")
+    server = MlxServer(binary="/bin/true", log_path=tmp_path / "l", model_path=str(tmp_path / "gone"),
+                       hf_model="mlx-community/X")
     with pytest.raises(ServerError, match=r"MLX model .*gone not found; it is published as mlx-community/X"):
         server.start()
 
 
-def test_exit_during_startup_shows_the_log_tail(fake_llama: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_exit_during_startup_shows_the_log_tail(fake_llama: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_LLAMA_MODE", "exit")
     with pytest.raises(ServerError) as info:
         llama(tmp_path).start()
@@ -213,7 +218,8 @@ def test_owner_restarts_once_on_the_same_port_then_gives_up(fake_llama: Path, tm
         owner.stop()
 
 
-def test_stop_during_a_restart_leaves_no_process(fake_llama: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stop_during_a_restart_leaves_no_process(fake_llama: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """Ctrl-C while the supervisor is restarting: the new process must not outlive the run."""
     monkeypatch.setenv("FAKE_LLAMA_RESTART_LOADING", "30")
     server = llama(tmp_path)

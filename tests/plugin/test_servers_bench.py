@@ -1,75 +1,93 @@
-"""``bin/bench`` builds the right pytest command (the user's choices win), and the build scripts parse.
+"""``bin/bench`` is ``pytest --bench`` after set-up; ``--bench`` picks the default model and
+selection, and the user's choices win. The build scripts parse.
 
-``LOCALCODE_BENCH_DRY_RUN=1`` makes bin/bench print its command without setting up or running;
-the real run (real server, real model) is ``test_e2e_llama.py::test_bench_selection_end_to_end``.
+The real run (real server, real model) is ``test_e2e_llama.py::test_bench_selection_end_to_end``.
 """
 
 from __future__ import annotations
 
 import os
-import shlex
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from pytest_localcode.plugin import BENCH_EXERCISES, BENCH_MODEL
+
 ROOT = Path(__file__).resolve().parents[2]
-DATA = str(ROOT / "tests")  # any existing directory: dry runs only check that it exists
-DEFAULT_K = "(python and proverb) or (javascript and space-age) or (go and bowling)"
+DEFAULT = sorted(name.replace("/", "::") for name in BENCH_EXERCISES)
 
 
-def bench(*args: str, dataset: str | None = DATA, cwd: Path = ROOT) -> list[str]:
-    env = {k: v for k, v in os.environ.items() if k != "LOCALCODE_EXERCISES"}
-    env["LOCALCODE_BENCH_DRY_RUN"] = "1"
-    if dataset:
-        env["LOCALCODE_EXERCISES"] = dataset
-    out = subprocess.run([str(ROOT / "bin" / "bench"), *args], cwd=cwd, env=env, capture_output=True, text=True, check=True)
-    line = out.stdout.strip().splitlines()[-1]
-    assert line.startswith("[bench] ")
-    return shlex.split(line.removeprefix("[bench] "))
+def collect(pytester: pytest.Pytester, dataset: Path, *args: str) -> tuple[list[str], str]:
+    """The node ids ``pytest --bench ARGS --collect-only`` collects, and its output."""
+    result = pytester.runpytest_subprocess("--bench", f"--exercises={dataset}", "--collect-only", "-q", *args)
+    assert result.ret == 0, result.stdout.str()
+    return [line for line in result.outlines if "::" in line], result.stdout.str()
 
 
-def test_no_arguments_runs_the_embedded_default() -> None:
-    cmd = bench()
-    assert cmd[:1] == [".venv/bin/pytest"]
-    assert cmd[cmd.index("--model") + 1] == "gemma3-270m"
-    assert f"--exercises={DATA}" in cmd
-    assert cmd[cmd.index("-k") + 1] == DEFAULT_K
+def test_bench_alone_collects_the_three_default_exercises(pytester: pytest.Pytester, polyglot: Path) -> None:
+    """In the order a -k selection of them runs (the server's prompt cache, and so the tokens, follow it)."""
+    ids, out = collect(pytester, polyglot)
+    assert ids == DEFAULT and "3 tests collected" in out
+    keyword = " or ".join(f"({name.replace('/', ' and ')})" for name in BENCH_EXERCISES)
+    result = pytester.runpytest_subprocess("--model", BENCH_MODEL, f"--exercises={polyglot}", "--collect-only", "-q",
+                                           "-k", keyword)
+    assert [line for line in result.outlines if "::" in line] == ids
 
 
 @pytest.mark.parametrize(
-    ("args", "model", "ks"),
+    ("args", "expected"),
     [
-        (["-k", "space-age"], "gemma3-270m", ["space-age"]),
-        (["-kspace-age"], "gemma3-270m", []),
-        (["-m", "python"], "gemma3-270m", []),
-        (["--model", "smollm2-135m", "-n", "2"], "smollm2-135m", [DEFAULT_K]),
-        (["--model=smollm2-135m"], "smollm2-135m", [DEFAULT_K]),
-        (["-n", "2", "--tries", "1"], "gemma3-270m", [DEFAULT_K]),  # option values are not test paths
+        (["-k", "space-age"], ["cpp::space-age", "javascript::space-age"]),
+        (["-k", "python and (proverb or wordy)"], ["python::proverb", "python::wordy"]),
+        (["-m", "cpp"], None),  # a marker: all 26 C++ exercises
+        (["--model", "nop"], DEFAULT),  # another model: the default selection stays
     ],
 )
-def test_user_choices_win(args: list[str], model: str, ks: list[str]) -> None:
-    cmd = bench(*args)
-    models = [cmd[i + 1] for i, a in enumerate(cmd) if a == "--model"] + [a.split("=", 1)[1] for a in cmd if a.startswith("--model=")]
-    assert models == [model]
-    assert [cmd[i + 1] for i, a in enumerate(cmd) if a == "-k"] == ks
-    assert cmd[-len(args):] == args  # passed through untouched, last
+def test_the_users_selection_replaces_the_default(pytester: pytest.Pytester, polyglot: Path, args: list[str],
+                                                  expected: list[str] | None) -> None:
+    ids, _ = collect(pytester, polyglot, *args)
+    if expected is None:
+        assert len(ids) == 26 and all(i.startswith("cpp::") for i in ids)
+    else:
+        assert sorted(ids) == sorted(expected)
 
 
-def test_a_path_replaces_the_default_selection(tmp_path: Path) -> None:
-    cmd = bench(str(tmp_path))
-    assert "-k" not in cmd and cmd[-1] == str(tmp_path)
+def test_a_path_replaces_the_default_selection(pytester: pytest.Pytester, polyglot: Path) -> None:
+    ids, _ = collect(pytester, polyglot, str(polyglot / "rust" / "exercises" / "practice" / "xorcism"))
+    assert ids == ["rust::xorcism"]
 
 
-def test_dataset_given_or_missing() -> None:
-    cmd = bench("--exercises=/elsewhere")
-    assert [a for a in cmd if a.startswith("--exercises")] == ["--exercises=/elsewhere"]
-    env = {k: v for k, v in os.environ.items() if k != "LOCALCODE_EXERCISES"}
-    env["LOCALCODE_BENCH_DRY_RUN"] = "1"
-    env["LOCALCODE_EXERCISES"] = "/no/such/dir"
-    out = subprocess.run([str(ROOT / "bin" / "bench")], cwd=ROOT, env=env, capture_output=True, text=True)
-    assert out.returncode == 2 and "LOCALCODE_EXERCISES" in out.stderr
+def test_bench_uses_the_embedded_model_unless_another_is_given(pytester: pytest.Pytester, polyglot: Path) -> None:
+    """The settings record the model: the tiny default, or the user's."""
+    pytester.makeconftest(
+        "import pytest\n"
+        "from pytest_localcode.plugin import SETTINGS_KEY\n"
+        "def pytest_collection_finish(session):\n"
+        "    print('MODEL=' + session.config.stash[SETTINGS_KEY].model)\n"
+    )
+    assert f"MODEL={BENCH_MODEL}" in collect(pytester, polyglot)[1]
+    assert "MODEL=nop" in collect(pytester, polyglot, "--model", "nop")[1]
+
+
+def test_bin_bench_sets_up_then_runs_pytest_bench_with_every_argument(tmp_path: Path) -> None:
+    """bin/bench in a copy of the project whose set-up and pytest only report how they were called."""
+    project = tmp_path / "project"
+    (project / "bin").mkdir(parents=True)
+    (project / ".venv" / "bin").mkdir(parents=True)
+    (project / "bin" / "bench").write_bytes((ROOT / "bin" / "bench").read_bytes())
+    for path, body in ((project / "bin" / "setup", 'echo "setup $*"'),
+                       (project / ".venv" / "bin" / "pytest", 'printf "pytest"; printf " [%s]" "$@"; echo')):
+        path.write_text(f"#!/usr/bin/env bash\n{body}\n")
+    for path in (project / "bin" / "bench", project / "bin" / "setup", project / ".venv" / "bin" / "pytest"):
+        path.chmod(0o755)
+    out = subprocess.run([str(project / "bin" / "bench"), "-k", "a b", "--model=x", "-n", "2"], cwd=tmp_path,
+                         capture_output=True, text=True, check=True, env=dict(os.environ)).stdout
+    assert out.splitlines()[0] == "setup "
+    assert out.splitlines()[-1] == "pytest [--bench] [-k] [a b] [--model=x] [-n] [2]"
+    for flag in ("-h", "--help"):
+        usage = subprocess.run([str(project / "bin" / "bench"), flag], capture_output=True, text=True).stdout
+        assert "./bin/bench -k space-age" in usage and "setup " not in usage and "pytest" in usage
 
 
 @pytest.mark.parametrize("script", ["bench", "build-llama-macos.sh"])
@@ -84,17 +102,3 @@ def test_macos_build_script_refuses_linux_and_targets_metal() -> None:
     if os.uname().sysname != "Darwin":
         out = subprocess.run([str(ROOT / "bin" / "build-llama-macos.sh")], capture_output=True, text=True)
         assert out.returncode == 2 and "bin/setup" in out.stderr
-
-
-def test_a_shared_checkout_beside_the_project_is_found(tmp_path: Path) -> None:
-    """bin/dataset.sh (sourced by bin/bench and bin/test) finds ../shared/polyglot-benchmark."""
-    project, shared = tmp_path / "project", tmp_path / "shared" / "polyglot-benchmark"
-    (project / "bin").mkdir(parents=True)
-    shared.mkdir(parents=True)
-    for name in ("bench", "dataset.sh"):
-        shutil.copy2(ROOT / "bin" / name, project / "bin" / name)
-    env = {k: v for k, v in os.environ.items() if k != "LOCALCODE_EXERCISES"}
-    out = subprocess.run([str(project / "bin" / "bench")], env={**env, "LOCALCODE_BENCH_DRY_RUN": "1"},
-                         capture_output=True, text=True, check=True)  # fmt: skip
-    cmd = shlex.split(out.stdout.strip().splitlines()[-1].removeprefix("[bench] "))
-    assert f"--exercises={shared}" in cmd

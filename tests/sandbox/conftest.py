@@ -26,8 +26,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def docker_engine() -> Iterator[Any]:
     """A Docker engine that answers, with the current sandbox image built."""
     docker = pytest.importorskip("docker")
-    from pytest_localcode.sandbox.docker_image import image_tag
-    from pytest_localcode.sandbox.docker_setup import ensure_engine
+    from pytest_localcode.install.docker_engine import ensure_engine
+    from pytest_localcode.sandbox.docker import image_tag
 
     try:
         ensure_engine()

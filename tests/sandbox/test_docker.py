@@ -128,7 +128,8 @@ def _host_processes(marker: str) -> list[int]:
 
 def test_fork_bomb_is_contained(factory, tmp_path: Path) -> None:
     marker = f"forkbomb-{uuid.uuid4().hex[:8]}"
-    bomb = f"exec -a {marker} python3 -c 'import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass'"
+    bomb = (f"exec -a {marker} python3 -c "
+            "'import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass'")
     sandbox = factory.open(workspace(tmp_path), name="forkbomb")
     try:
         started = time.monotonic()
@@ -167,14 +168,16 @@ def test_writes_outside_its_directory_are_impossible(factory, tmp_path: Path) ->
     script = "; ".join(f'(echo pwned >> {t}) 2>/dev/null && echo "WROTE {t}"' for t in targets)
     sandbox = factory.open(ws, name="writer")
     try:
-        result = sandbox.exec(script + "; echo ok > /tmp/scratch && echo tmp-ok; echo mine > here && echo here-ok", timeout=30)
+        result = sandbox.exec(script + "; echo ok > /tmp/scratch && echo tmp-ok; echo mine > here && echo here-ok",
+                              timeout=30)
         mounts = sandbox.exec("cat /proc/self/mountinfo", timeout=30)
     finally:
         sandbox.close()
     assert "WROTE" not in result.output, result.output
     assert "tmp-ok" in result.output and "here-ok" in result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == before
-    host_mounts = [line.split()[4] for line in mounts.output.splitlines() if line.split()[4].startswith(("/work", "/opt"))]
+    host_mounts = [line.split()[4] for line in mounts.output.splitlines()
+                   if line.split()[4].startswith(("/work", "/opt"))]
     assert sorted(host_mounts) == ["/opt/localcode/cache", "/work/writer"]
 
 
@@ -261,7 +264,7 @@ def test_sweep_removes_what_a_crashed_process_left(docker_engine: Any, tmp_path:
         f"DockerSandboxFactory(run_id={run_id!r}).open(sys.argv[1], name='crashed')\nos._exit(0)\n"
     )
     subprocess.run([sys.executable, "-c", crash, str(workspace(tmp_path))], check=True, timeout=120)
-    assert len(containers(docker_engine, run_id)) == 1, "os._exit skips every cleanup: the container must still be there"
+    assert len(containers(docker_engine, run_id)) == 1, "os._exit skips every cleanup: the container must be there"
     DockerSandboxFactory().close()
     assert containers(docker_engine, run_id) == []
 

@@ -48,22 +48,23 @@ def test_image_definition_reuses_the_language_data(tmp_path: Path, monkeypatch: 
 
     import yaml
 
-    from pytest_localcode.sandbox import docker_image
+    from pytest_localcode.sandbox import docker
 
     conf = tmp_path / "conf"
-    shutil.copytree(docker_image.CONF_DIR, conf)
-    monkeypatch.setattr(docker_image, "CONF_DIR", conf)
-    files = docker_image.definition()
+    shutil.copytree(docker.CONF_DIR, conf)
+    monkeypatch.setattr(docker, "CONF_DIR", conf)
+    files = docker.definition()
     python = yaml.safe_load((conf / "python.yaml").read_text())
     assert files["generated/setup/python.sh"].decode() == python["setup"]
     assert "bookworm-backports golang-go  # go" in files["generated/packages.txt"].decode()
     assert "command javac 17 -version" in files["generated/requires.txt"].decode()
     assert "Dockerfile" in files and not any(name.startswith("exercises/") for name in files)
-    tag = docker_image.image_tag()
-    (conf / "python.yaml").write_text((conf / "python.yaml").read_text().replace("description:", "# note\ndescription:"))
-    assert docker_image.image_tag() == tag, "text outside requires/setup does not change the image"
+    tag = docker.image_tag()
+    python_yaml = conf / "python.yaml"
+    python_yaml.write_text(python_yaml.read_text().replace("description:", "# note\ndescription:"))
+    assert docker.image_tag() == tag, "text outside requires/setup does not change the image"
     (conf / "python.yaml").write_text((conf / "python.yaml").read_text().replace("pytest==9.2.0", "pytest==9.2.1"))
-    assert docker_image.image_tag() != tag
+    assert docker.image_tag() != tag
 
 
 def test_engine_answers_is_false_fast_without_an_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -69,7 +69,8 @@ def test_run_twenty_gigabytes_is_killed(docker_engine: Any, pytester: pytest.Pyt
 def test_run_solution_opening_a_socket_fails(docker_engine: Any, pytester: pytest.Pytester, tmp_path: Path) -> None:
     with listener() as (port, accepted):
         python_exercise(tmp_path, "netcall", example=f"import socket\n\ndef answer():\n"
-                        f"    socket.create_connection(({bridge_gateway(docker_engine)!r}, {port}), timeout=3).close()\n"
+                        f"    socket.create_connection(({bridge_gateway(docker_engine)!r}, {port}), "
+                        "timeout=3).close()\n"
                         "    return 42\n")
         result = run(pytester, tmp_path, "--test-timeout=30")
     result.assert_outcomes(failed=1)

@@ -38,7 +38,7 @@ MIXED_PLAN = {
     "python/bowling": "fix",
     "rust/bowling": "ref",
 }
-REFERENCE_PLAN = {name: "ref" for name in MIXED_PLAN}
+REFERENCE_PLAN = dict.fromkeys(MIXED_PLAN, "ref")
 
 
 class PlanModel(ExerciseModel):

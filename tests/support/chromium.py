@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--hide-scrollbars", "--virtual-time-budget=10000",
 )
 PROBE_ID = "lc-probe-result"
@@ -59,7 +60,8 @@ def with_probe(page: Path, script: str, copy: Path) -> Path:
     harness = (
         "<script>(function(){const errors=[];window.addEventListener('error',e=>errors.push(String(e.message)));"
         "function report(obj){obj.errors=errors;let pre=document.getElementById('" + PROBE_ID + "');"
-        "if(!pre){pre=document.createElement('pre');pre.id='" + PROBE_ID + "';pre.hidden=true;document.body.appendChild(pre);}"
+        "if(!pre){pre=document.createElement('pre');pre.id='" + PROBE_ID + "';pre.hidden=true;"
+        "document.body.appendChild(pre);}"
         "pre.textContent=JSON.stringify(obj);}"
         "window.addEventListener('load',()=>setTimeout(()=>{try{(" + script + ")(report);}"
         "catch(e){report({exception:String(e&&e.stack||e)});}},50));})();</script>"

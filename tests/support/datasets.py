@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 import json
-import os
 import textwrap
 from pathlib import Path
 
 import pytest
 
-REAL_CANDIDATES = ("../polyglot-benchmark", "../shared/polyglot-benchmark", "/work/shared/polyglot-benchmark")
+from pytest_localcode.errors import DatasetError
+from pytest_localcode.exercises import resolve_dataset
+from pytest_localcode.paths import PROJECT_DIR
 
 
 def real_dataset() -> Path:
-    """The real polyglot-benchmark (LOCALCODE_EXERCISES, else the usual places), or skip."""
-    here = Path(__file__).resolve().parents[2]
-    raw = os.environ.get("LOCALCODE_EXERCISES")
-    candidates = [Path(raw).expanduser().resolve()] if raw else [(here / c).resolve() for c in REAL_CANDIDATES]
-    for path in candidates:
-        if (path / "python" / "exercises" / "practice").is_dir():
-            return path
-    pytest.skip("the polyglot-benchmark dataset is not on this machine (set LOCALCODE_EXERCISES)")
+    """The real polyglot-benchmark, found as the plugin finds it, or skip."""
+    try:
+        path = resolve_dataset(None, PROJECT_DIR)
+    except DatasetError as exc:
+        pytest.skip(f"the polyglot-benchmark dataset is not on this machine (set LOCALCODE_EXERCISES): {exc}")
+    if not (path / "python" / "exercises" / "practice").is_dir():
+        pytest.skip(f"{path} has no python exercises")
+    return path
 
 
 def python_exercise(
@@ -48,6 +49,7 @@ def python_exercise(
     )
     (ex / f"{module}_test.py").write_text(textwrap.dedent(test_code))
     if config is None:
-        config = {"files": {"solution": [f"{module}.py"], "test": [f"{module}_test.py"], "example": [".meta/example.py"]}}
+        config = {"files": {"solution": [f"{module}.py"], "test": [f"{module}_test.py"],
+                            "example": [".meta/example.py"]}}
     (ex / ".meta" / "config.json").write_text(config if isinstance(config, str) else json.dumps(config))
     return ex

@@ -83,7 +83,8 @@ def counted(script: Any, server_box: list[ScriptedServer], die_at: int | None) -
         number = next(counter)
         language, slug, try_number, steps = task_of(request)
         if request_log:
-            entry = {"pid": os.getpid(), "n": number, "exercise": f"{language}/{slug}", "try": try_number, "step": steps}
+            entry = {"pid": os.getpid(), "n": number, "exercise": f"{language}/{slug}", "try": try_number,
+                     "step": steps}
             with open(request_log, "a") as fh:
                 fh.write(json.dumps(entry) + "\n")
         if die_at is not None and number >= die_at:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
+    scripted: ScriptedServer  # the fake model this server answers for (set by ScriptedServer)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):  # clients hang up: normal
@@ -46,7 +47,8 @@ class Handler(BaseHTTPRequestHandler):
 
     @property
     def fake(self) -> ScriptedServer:
-        return self.server.scripted  # type: ignore[attr-defined]
+        assert isinstance(self.server, Server)
+        return self.server.scripted
 
     def _json(self, status: int, body: Any) -> None:
         data = json.dumps(body).encode()

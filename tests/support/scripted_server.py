@@ -24,7 +24,8 @@ body), ``delay`` (seconds before answering), ``hang`` (never answer: ``True`` un
 stops, or a number of seconds, then drop), ``drop_after`` (close the connection after N stream
 chunks), ``call_in_content`` (``{"name", "arguments", "style"}``: a tool call leaked into
 ``content``; styles in :func:`scripted_wire.content_call`), ``ping`` (N ``: ping`` lines first),
-``usage_in_finish_chunk``, ``ignore_stream`` (answer JSON even to a streaming request), ``chunk_size`` (characters per streamed delta), ``chunk_delay``
+``usage_in_finish_chunk``, ``ignore_stream`` (answer JSON even to a streaming request), ``chunk_size``
+(characters per streamed delta), ``chunk_delay``
 (seconds between streamed chunks: a slow decoder).
 
 ``limit_slots=True`` makes it serve at most ``slots`` chat requests at once, the others waiting
@@ -105,7 +106,7 @@ class ScriptedServer:
         self.slot_gate = threading.Semaphore(max(1, slots)) if limit_slots else None
         self.ledger = ledger
         self._httpd = Server((host, port), Handler)
-        self._httpd.scripted = self  # type: ignore[attr-defined]
+        self._httpd.scripted = self
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -205,7 +206,8 @@ class ScriptedServer:
             return 400, {
                 "code": 400,
                 "type": "exceed_context_size_error",
-                "message": f"request ({prompt} tokens) exceeds the available context size ({self.n_ctx_slot} tokens), try increasing it",
+                "message": f"request ({prompt} tokens) exceeds the available context size ({self.n_ctx_slot} tokens), "
+                           "try increasing it",
                 "n_prompt_tokens": prompt,
                 "n_ctx": self.n_ctx_slot,
             }

@@ -32,10 +32,12 @@ def make_result(
             "prompt_tokens": prompt_tokens // n, "completion_tokens": completion_tokens // n,
             "predicted_n": completion_tokens // n, "predicted_ms": completion_tokens // n * 10.0,
             "prompt_n": prompt_tokens // n, "prompt_ms": prompt_tokens // n * 0.5,
-            "model_responses": 2, "tool_call_responses": 2, "tool_calls_total": 2, "tool_calls": {"write": 1, "finish": 1},
+            "model_responses": 2, "tool_call_responses": 2, "tool_calls_total": 2,
+            "tool_calls": {"write": 1, "finish": 1},
             "malformed_responses": malformed if i == 1 else 0,
         }
-        tests = {"defined": 5, "executed": 5, "passed": 5 if outcome == "pass" else 2, "failed": 0 if outcome == "pass" else 3,
+        tests = {"defined": 5, "executed": 5, "passed": 5 if outcome == "pass" else 2,
+                 "failed": 0 if outcome == "pass" else 3,
                  "timed_out": i <= timeouts, "reason": outcome}
         tries.append(TryRecord(i, outcome, tests=tests, agent=agent, stop_reason="finish",
                                agent_seconds=seconds / n / 2, test_seconds=seconds / n / 2))

@@ -63,7 +63,8 @@ def ws(tmp_path: Path) -> Path:
     (root / ".meta").mkdir()
     (root / "src" / "calc.py").write_text("def add(a, b):\n    return 0\n\n\ndef sub(a, b):\n    return 0\n")
     (root / "src" / "util.py").write_text("X = 1\n")
-    (root / "tests" / "test_calc.py").write_text("from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n")
+    (root / "tests" / "test_calc.py").write_text("from calc import add\n\n\n"
+                                                 "def test_add():\n    assert add(1, 2) == 3\n")
     (root / ".meta" / "example.py").write_text("SECRET = 'reference solution'\n")
     (root / "README.md").write_text("# Calc\n")
     return root

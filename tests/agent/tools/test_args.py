@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from agent.tools.base import ToolError
-from agent.tools.jsonfix import extract_patch, number_word, parse_json_arguments
+from agent.tools.args import extract_patch, number_word, parse_json_arguments
+from agent.tools.errors import ToolError
 
 
 @pytest.mark.parametrize(
@@ -19,9 +19,14 @@ from agent.tools.jsonfix import extract_patch, number_word, parse_json_arguments
         ("{'path': 'a.py', 'x': None,}", "Python-style dict"),
         ('{"path": "a.py"', "missing closing brackets"),
         ('{"paths": ["a.py", "b.py"', "missing closing brackets"),
+        ('{"path": "a.py", "opts": {"all": true', "missing closing brackets"),
+        ('{"path": "a.py",', "missing closing brackets"),
         ('```json\n{"path": "a.py"}\n```', "code fence around JSON"),
-        ('{"path": "a.py"} and then some words', "text after the JSON object"),
+        ('{"path": "a.py"} and then some words', "text around the JSON object"),
+        ('{"path": "a.py"}}', "text around the JSON object"),
+        ('Arguments: {"path": "a.py"}', "text around the JSON object"),
         ('"{\\"path\\": \\"a.py\\"}"', "double-encoded JSON"),
+        ('{"path": "a.py", "line_start": ten}', "number words"),
     ],
 )
 def test_json_repairs(raw, repair):
@@ -30,21 +35,33 @@ def test_json_repairs(raw, repair):
     assert repair in repairs
 
 
-def test_unterminated_string_is_closed():
-    value, repairs = parse_json_arguments('{"content": "print(1)')
-    assert value == {"content": "print(1)"}
-    assert "missing closing brackets" in repairs
+@pytest.mark.parametrize(
+    "raw", ['{"content": "print(1)', '{"path": "a.py", "content": "def f(', "{'path': 'a.py', 'content': 'x"]
+)
+def test_a_string_left_open_is_beyond_repair(raw):
+    """The one unclosed-string policy: the call was cut off mid-value; closing the string would
+    write half a file as if it were whole."""
+    with pytest.raises(ToolError) as info:
+        parse_json_arguments(raw)
+    assert info.value.kind == "invalid_json"
+
+
+def test_raw_control_characters_are_accepted_as_a_repair():
+    """Python reads a raw newline inside a JSON string; llama.cpp rejects it in history, so the
+    arguments count as repaired (and go back to the server re-encoded)."""
+    value, repairs = parse_json_arguments('{"content": "a\nb"}')
+    assert value == {"content": "a\nb"} and repairs == ["control characters in strings"]
+    assert parse_json_arguments('{"content": "a\\nb"}') == ({"content": "a\nb"}, [])
+
+
+def test_empty_arguments_are_an_empty_object():
+    assert parse_json_arguments("  ") == ({}, [])
 
 
 def test_invalid_escape_is_kept_as_a_backslash():
     value, repairs = parse_json_arguments(r'{"pattern": "\s+def"}')
     assert value == {"pattern": r"\s+def"}
     assert "invalid escapes" in repairs
-
-
-def test_raw_newlines_inside_strings_are_accepted_without_repair():
-    value, repairs = parse_json_arguments('{"content": "a\nb"}')
-    assert value == {"content": "a\nb"} and repairs == []
 
 
 def test_bare_number_words_are_repaired():
@@ -62,7 +79,8 @@ def test_hopeless_json_is_invalid_json_with_raw_excerpt():
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("zero", 0), ("ten", 10), ("Twenty one", 21), ("forty-two", 42), ("a hundred", 100), ("two hundred and five", 205), ("banana", None)],
+    [("zero", 0), ("ten", 10), ("Twenty one", 21), ("forty-two", 42), ("a hundred", 100),
+     ("two hundred and five", 205), ("banana", None)],
 )
 def test_number_word(text, value):
     assert number_word(text) == value

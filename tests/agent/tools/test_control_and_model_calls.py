@@ -76,7 +76,8 @@ def test_model_call_failure_is_an_outcome(make_box):
 def test_ask_agent_sends_confined_files_and_records_refusals(make_box):
     caller = FakeCaller(["looks fine"])
     box = make_box(model_caller=caller)
-    outcome = box.execute("ask_agent", {"prompt": "Review", "files": ["src/util.py", "/etc/passwd", ".meta/example.py", "nope.py"]})
+    files = ["src/util.py", "/etc/passwd", ".meta/example.py", "nope.py"]
+    outcome = box.execute("ask_agent", {"prompt": "Review", "files": files})
     assert outcome.text == "looks fine" and not outcome.is_error
     assert outcome.refused_paths == ["/etc/passwd", ".meta/example.py"]
     user = caller.calls[0]["messages"][1]["content"]

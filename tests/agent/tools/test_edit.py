@@ -26,7 +26,8 @@ def bowl(ws: Path) -> Path:
 
 
 def test_exact_edit_shows_changed_region(box, bowl):
-    outcome = box.execute("edit", {"path": "src/bowling.py", "old": "    def roll(self, pins):\n        pass", "new": "    def roll(self, pins):\n        self.rolls.append(pins)"})
+    outcome = box.execute("edit", {"path": "src/bowling.py", "old": "    def roll(self, pins):\n        pass",
+                                   "new": "    def roll(self, pins):\n        self.rolls.append(pins)"})
     assert not outcome.is_error, outcome.text
     assert outcome.changed_files == ["src/bowling.py"]
     lines = outcome.text.splitlines()
@@ -69,13 +70,15 @@ def test_indentation_is_ignored_and_replacement_reindented(box, bowl):
     assert not outcome.is_error, outcome.text
     assert "ignoring indentation" in outcome.text
     assert bowl.read_text().endswith(
-        "    def score(self):\n        total = 0\n        for r in self.rolls:\n            total += r\n        return total\n"
+        "    def score(self):\n        total = 0\n        for r in self.rolls:\n            total += r\n"
+        "        return total\n"
     )
 
 
 def test_over_indented_old_is_dedented_consistently(box, ws):
     (ws / "d.py").write_text("if x:\n    y = 1\n    z = 2\n")
-    outcome = box.execute("edit", {"path": "d.py", "old": "        y = 1\n        z = 2", "new": "        y = 1\n        if y:\n            z = 3"})
+    outcome = box.execute("edit", {"path": "d.py", "old": "        y = 1\n        z = 2",
+                                   "new": "        y = 1\n        if y:\n            z = 3"})
     assert not outcome.is_error, outcome.text
     assert (ws / "d.py").read_text() == "if x:\n    y = 1\n    if y:\n        z = 3\n"
 
@@ -120,9 +123,12 @@ def test_loose_matchers_never_pick_one_of_several(box, ws):
 
 
 def test_old_start_picks_among_matches(box, ws):
-    outcome = box.execute("edit", {"path": "src/calc.py", "old": "    return 0", "new": "    return a - b", "old_start": 6})
+    outcome = box.execute("edit", {"path": "src/calc.py", "old": "    return 0", "new": "    return a - b",
+                                   "old_start": 6})
     assert not outcome.is_error, outcome.text
-    assert (ws / "src" / "calc.py").read_text() == "def add(a, b):\n    return 0\n\n\ndef sub(a, b):\n    return a - b\n"
+    assert (ws / "src" / "calc.py").read_text() == (
+        "def add(a, b):\n    return 0\n\n\ndef sub(a, b):\n    return a - b\n"
+    )
 
 
 def test_all_replaces_every_occurrence(box, ws):
@@ -132,7 +138,8 @@ def test_all_replaces_every_occurrence(box, ws):
 
 
 def test_line_range_mode(box, ws):
-    outcome = box.execute("edit", {"path": "src/calc.py", "old_start": 5, "old_end": 6, "new": "def sub(a, b):\n    return a - b\n"})
+    outcome = box.execute("edit", {"path": "src/calc.py", "old_start": 5, "old_end": 6,
+                                   "new": "def sub(a, b):\n    return a - b\n"})
     assert not outcome.is_error, outcome.text
     assert (ws / "src" / "calc.py").read_text().endswith("def sub(a, b):\n    return a - b\n")
     bad = box.execute("edit", {"path": "src/calc.py", "old_start": 50, "new": "x"})

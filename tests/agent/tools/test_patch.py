@@ -28,7 +28,9 @@ def test_update_add_delete_in_one_patch(box, ws):
     )
     outcome = box.execute("apply_patch", {"patch": patch})
     assert not outcome.is_error, outcome.text
-    assert (ws / "src" / "calc.py").read_text() == "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return 0\n"
+    assert (ws / "src" / "calc.py").read_text() == (
+        "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return 0\n"
+    )
     assert (ws / "src" / "new.py").read_text() == "A = 1\nB = 2\n"
     assert not (ws / "README.md").exists()
     assert sorted(outcome.changed_files) == ["README.md", "src/calc.py", "src/new.py"]
@@ -42,12 +44,15 @@ def test_anchor_selects_the_right_one_of_two_equal_contexts(box, ws):
     patch = P("*** Update File: src/calc.py", "@@ def sub(a, b):", "-    return 0", "+    return a - b")
     outcome = box.execute("apply_patch", {"patch": patch})
     assert not outcome.is_error, outcome.text
-    assert (ws / "src" / "calc.py").read_text() == "def add(a, b):\n    return 0\n\n\ndef sub(a, b):\n    return a - b\n"
+    assert (ws / "src" / "calc.py").read_text() == (
+        "def add(a, b):\n    return 0\n\n\ndef sub(a, b):\n    return a - b\n"
+    )
 
 
 def test_ambiguous_context_without_anchor_is_refused(box, ws):
     before = (ws / "src" / "calc.py").read_text()
-    outcome = box.execute("apply_patch", {"patch": P("*** Update File: src/calc.py", "@@", "-    return 0", "+    return 1")})
+    patch = P("*** Update File: src/calc.py", "@@", "-    return 0", "+    return 1")
+    outcome = box.execute("apply_patch", {"patch": patch})
     assert outcome.error_kind == "patch_context_not_unique" and "lines 2, 6" in outcome.text
     assert (ws / "src" / "calc.py").read_text() == before
 
@@ -131,7 +136,8 @@ def test_unified_diff_is_accepted(box, ws):
 
 
 def test_move_to(box, ws):
-    outcome = box.execute("apply_patch", {"patch": P("*** Update File: src/util.py", "*** Move to: lib/util2.py", "-X = 1", "+X = 6")})
+    patch = P("*** Update File: src/util.py", "*** Move to: lib/util2.py", "-X = 1", "+X = 6")
+    outcome = box.execute("apply_patch", {"patch": patch})
     assert not outcome.is_error, outcome.text
     assert not (ws / "src" / "util.py").exists()
     assert (ws / "lib" / "util2.py").read_text() == "X = 6\n"
@@ -207,7 +213,8 @@ def test_context_not_found_shows_closest_region(box, ws):
 
 def test_parse_keeps_ops_and_anchor():
     repairs: list[str] = []
-    changes = parse_patch(P("*** Update File: a.py", "@@ -3,2 +3,2 @@ def f():", " x", "-y", "+z", "*** End of File"), repairs)
+    changes = parse_patch(P("*** Update File: a.py", "@@ -3,2 +3,2 @@ def f():", " x", "-y", "+z", "*** End of File"),
+                          repairs)
     hunk = changes[0].hunks[0]
     assert hunk.anchor == "def f():" and hunk.eof
     assert hunk.ops == [(" ", "x"), ("-", "y"), ("+", "z")]
@@ -229,7 +236,8 @@ def test_patch_on_new_file_then_update_in_same_patch(box, ws: Path):
 
 
 def test_anchor_repeated_as_first_context_line(box, ws):
-    patch = P("*** Update File: src/calc.py", "@@ def sub(a, b):", " def sub(a, b):", "-    return 0", "+    return a - b")
+    patch = P("*** Update File: src/calc.py", "@@ def sub(a, b):", " def sub(a, b):", "-    return 0",
+              "+    return a - b")
     outcome = box.execute("apply_patch", {"patch": patch})
     assert not outcome.is_error, outcome.text
     assert (ws / "src" / "calc.py").read_text().endswith("def sub(a, b):\n    return a - b\n")

@@ -109,7 +109,8 @@ def test_read_only_paths_refuse_every_kind_of_change(box, ws):
         ("write", {"path": "tests/test_calc.py", "content": "x"}),
         ("edit", {"path": "tests/test_calc.py", "old": "add(1, 2) == 3", "new": "True"}),
         ("apply_patch", {"patch": "*** Begin Patch\n*** Delete File: tests/test_calc.py\n*** End Patch"}),
-        ("apply_patch", {"patch": "*** Begin Patch\n*** Update File: src/util.py\n-X = 1\n+X = 2\n*** Move to: tests/test_calc.py\n*** End Patch"}),
+        ("apply_patch", {"patch": "*** Begin Patch\n*** Update File: src/util.py\n-X = 1\n+X = 2\n*** Move to: "
+                                  "tests/test_calc.py\n*** End Patch"}),
         ("write", {"path": str(ws / "tests" / "test_calc.py"), "content": "x"}),
     ]
     for tool, args in attempts:

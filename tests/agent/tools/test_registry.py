@@ -159,7 +159,7 @@ def test_execute_never_raises_on_handler_crash(box, monkeypatch):
 
 def test_execute_never_raises_on_garbage_arguments(box):
     for args in (None, 42, ["a"], "{{{", "\x00"):
-        outcome = box.execute("read", args)  # type: ignore[arg-type]
+        outcome = box.execute("read", args)  # type: ignore[arg-type]  # wrong types on purpose
         assert outcome.is_error and outcome.error_kind in {"invalid_json", "missing_arg", "invalid_args"}
 
 

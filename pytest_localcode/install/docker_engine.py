@@ -10,7 +10,7 @@ Steps, each skipped when already done (a second run takes about a second):
    when the definition or the exercises' Cargo manifests change, or with ``--force``.
 3. cache: the image's prefetched crates copied into the host cache the containers mount.
 
-Usage: ``python -m pytest_localcode.sandbox.docker_setup [--force] [--exercises=DIR]``
+Usage: ``python -m pytest_localcode.install.docker_engine [--force] [--exercises=DIR]``
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from pytest_localcode.errors import DatasetError, LocalcodeError, SandboxError
 from pytest_localcode.exercises import resolve_dataset
 from pytest_localcode.paths import PROJECT_DIR, state_dir
 from pytest_localcode.sandbox.docker import client, engine_answers, seed_cache
-from pytest_localcode.sandbox.docker_image import ensure_image, last_line
+from pytest_localcode.install.docker_image import ensure_image, last_line
+from pytest_localcode.install.tools import apt_install
 
 START_TIMEOUT = 60.0
 PIDFILE = Path("/var/run/docker.pid")
@@ -56,10 +57,9 @@ def ensure_engine(timeout: float = START_TIMEOUT) -> None:
 
 
 def install_engine() -> None:
-    from pytest_localcode.setup_tools import apt_install
-
     if shutil.which("apt-get") is None or os.geteuid() != 0:
-        raise SandboxError("no Docker engine here: install Docker (as root: apt-get install docker.io), or set DOCKER_HOST")
+        raise SandboxError("no Docker engine here: install Docker (as root: apt-get install docker.io), or set "
+                           "DOCKER_HOST")
     log("installing Debian's docker.io")
     apt_install(["docker.io"])
 
@@ -77,14 +77,16 @@ def _alive(pid: int) -> bool:
 def start_dockerd(timeout: float) -> None:
     """Start ``dockerd`` detached from us (it must outlive this process) and wait until it answers."""
     if os.geteuid() != 0:
-        raise SandboxError("no Docker engine answers and starting dockerd needs root: run `sudo dockerd &`, or set DOCKER_HOST")
+        raise SandboxError("no Docker engine answers and starting dockerd needs root: run `sudo dockerd &`, or set "
+                           "DOCKER_HOST")
     if PIDFILE.is_file():
         try:
             pid = int(PIDFILE.read_text().strip() or 0)
         except ValueError:
             pid = 0
         if pid and _alive(pid):
-            raise SandboxError(f"dockerd (pid {pid}) is running but does not answer: see {dockerd_log()}, or kill it and re-run")
+            raise SandboxError(f"dockerd (pid {pid}) is running but does not answer: see {dockerd_log()}, or kill it "
+                               "and re-run")
         PIDFILE.unlink(missing_ok=True)  # left by a dockerd that died: it would refuse to start
     path = dockerd_log()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -123,7 +125,8 @@ def _dataset(option: str | None) -> Path | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="docker_setup", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m pytest_localcode.install.docker_engine",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--force", action="store_true", help="rebuild the image even when it exists")
     parser.add_argument("--exercises", help="the polyglot-benchmark checkout (default: $LOCALCODE_EXERCISES)")
     args = parser.parse_args(argv)

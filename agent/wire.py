@@ -1,7 +1,14 @@
-"""Turn what an OpenAI-compatible server sends into a :class:`ChatResponse`.
+"""The OpenAI chat-completions wire format: the request body out, the response back in.
 
-Two shapes: a streamed ``chat.completion.chunk`` sequence (SSE) and a plain ``chat.completion``
-body. Servers differ in details (llama.cpp puts ``usage``/``timings`` on a trailing chunk with
+Out: only fields a server understands are sent, mapped from the config to what llama.cpp and
+mlx_lm actually read: ``cache`` → ``cache_prompt``, ``think`` → ``chat_template_kwargs.enable_thinking``,
+``think_level`` → ``reasoning_effort``, ``max_batch_tool_calls: 1`` → ``parallel_tool_calls: false``.
+``tool_choice`` is always a string: llama.cpp treats the object form as ``auto``. With a
+``grammar`` (``call_grammar``) the body carries no ``tools``: llama.cpp answers HTTP 400 to a
+custom grammar next to tools, and the grammar already forces a call.
+
+In: a streamed ``chat.completion.chunk`` sequence (SSE) or a plain ``chat.completion`` body.
+Servers differ in details (llama.cpp puts ``usage``/``timings`` on a trailing chunk with
 ``choices: []``, forks put them on the finish chunk, MLX sends no timings, some servers call the
 thinking field ``reasoning``), so the parser takes each piece from wherever it appears.
 """
@@ -9,12 +16,126 @@ thinking field ``reasoning``), so the parser takes each piece from wherever it a
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from agent.config import AgentConfig
 from agent.protocols import ChatError, ChatResponse, ToolCall
 
 DeltaCallback = Callable[[str, str], None]
+
+SAMPLING = (
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "presence_penalty",
+    "frequency_penalty",
+    "repeat_penalty",
+    "seed",
+    "stop",
+)
+_PROTECTED = ("messages", "tools")  # request_overrides may not replace these
+
+
+def string_tool_choice(value: Any) -> str | None:
+    """Any tool_choice → a string llama.cpp honours (an object naming a function → "required")."""
+    if value is None or isinstance(value, str):
+        return value
+    return "required"
+
+
+def build_request(
+    cfg: AgentConfig,
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]],
+    *,
+    model: str,
+    max_tokens: int,
+    force_tool: bool = False,
+    grammar: str | None = None,
+) -> dict[str, Any]:
+    if grammar:
+        tools = []
+    body: dict[str, Any] = {"model": model, "messages": messages, "max_tokens": max_tokens, "stream": cfg.stream}
+    if cfg.stream:
+        body["stream_options"] = {"include_usage": True}
+    for key in SAMPLING:
+        value = getattr(cfg, key)
+        if value is not None:
+            body[key] = value
+    if tools:
+        body["tools"] = tools
+        if cfg.tool_choice is not None:
+            body["tool_choice"] = cfg.tool_choice
+        if cfg.max_batch_tool_calls == 1:
+            body["parallel_tool_calls"] = False
+    if grammar:
+        body["grammar"] = grammar
+    if isinstance(cfg.cache, bool):
+        body["cache_prompt"] = cfg.cache
+    if isinstance(cfg.think, bool):
+        body["chat_template_kwargs"] = {"enable_thinking": cfg.think}
+    if cfg.reasoning_effort:
+        body["reasoning_effort"] = cfg.reasoning_effort
+    for key, value in cfg.request_overrides.items():
+        if key in _PROTECTED:
+            continue
+        if isinstance(value, dict) and isinstance(body.get(key), dict):
+            body[key] = {**body[key], **value}
+        else:
+            body[key] = value
+    choice = string_tool_choice(body.pop("tool_choice", None))
+    if tools and (force_tool or choice is not None):
+        body["tool_choice"] = "required" if force_tool else choice
+    return body
+
+
+class BodyEncoder:
+    """JSON request bodies that re-use the encoding of objects sent before.
+
+    Turn after turn the agent sends the same tools list and the same history messages (the
+    same objects: history is append-only), plus a few new ones; encoding only what is new
+    keeps the per-turn cost flat instead of growing with the transcript. Entries hold a
+    reference to their object, so an ``id()`` is never confused with a reused one.
+    """
+
+    def __init__(self, limit: int = 20000) -> None:
+        self.limit = limit
+        self._cache: dict[int, tuple[Any, str]] = {}
+
+    def _cached(self, obj: Any) -> str:
+        hit = self._cache.get(id(obj))
+        if hit is not None and hit[0] is obj:
+            return hit[1]
+        text = json.dumps(obj, ensure_ascii=False)
+        if len(self._cache) >= self.limit:
+            self._cache.clear()
+        self._cache[id(obj)] = (obj, text)
+        return text
+
+    def encode(self, body: dict[str, Any]) -> bytes:
+        parts = []
+        for key, value in body.items():
+            if key == "messages" and isinstance(value, list):
+                text = "[" + ",".join(self._cached(m) for m in value) + "]"
+            elif key == "tools":
+                text = self._cached(value)
+            else:
+                text = json.dumps(value, ensure_ascii=False)
+            parts.append(json.dumps(key) + ":" + text)
+        return ("{" + ",".join(parts) + "}").encode()
+
+
+def summary(body: dict[str, Any]) -> dict[str, Any]:
+    """The request without messages and tools, for logs."""
+    out = {k: v for k, v in body.items() if k not in ("messages", "tools")}
+    out["n_messages"] = len(body.get("messages", []))
+    out["n_tools"] = len(body.get("tools", []))
+    if "grammar" in out:
+        out["grammar"] = f"{len(out['grammar'])} chars"
+    return out
+
 
 
 def _text(value: Any) -> str:
@@ -34,6 +155,21 @@ def _arguments(value: Any) -> str:
     if value is None:
         return ""
     return value if isinstance(value, str) else json.dumps(value)
+
+
+def sse_lines(chunks: Iterable[bytes]) -> Iterator[str]:
+    """Event-stream lines from raw body chunks (lighter than a text decoder plus a line splitter,
+    which cost more than the JSON parsing on a fast local server)."""
+    pending = b""
+    for chunk in chunks:
+        pending += chunk
+        if b"\n" not in chunk:
+            continue
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            yield line.rstrip(b"\r").decode("utf-8", "replace")
+    if pending:
+        yield pending.rstrip(b"\r").decode("utf-8", "replace")
 
 
 class StreamAccumulator:

@@ -1,12 +1,11 @@
-"""The sandbox image: its definition, its tag, and how it is built with no registry in reach.
+"""Building the sandbox image (``bin/setup --docker``), with no registry in reach.
 
-The definition is ``exercises_conf/docker/`` (Dockerfile and install scripts) plus a generated
-part, so that local and Docker runs share one source of truth: the apt packages and version
-checks named in the ``requires`` of ``exercises_conf/<language>.yaml``, and their ``setup``
-snippets (the same scripts ``bin/setup`` runs locally, run in the build at the same paths).
-The tag is ``localcode-polyglot:<hash of the definition>``; the Rust exercises' Cargo manifests
-(the crate prefetch needs them, nothing else of the dataset goes in) are hashed into a label, so
-the tag does not depend on where the dataset is and a changed manifest still means a rebuild.
+What goes in, and the tag, are the sandbox's (:func:`pytest_localcode.sandbox.docker.definition`,
+:func:`~pytest_localcode.sandbox.docker.image_tag`): ``exercises_conf/docker/`` plus the part
+generated from ``exercises_conf/<language>.yaml``. The build adds the Rust exercises' Cargo
+manifests (the crate prefetch needs them, nothing else of the dataset goes in), hashed into a
+label, so the tag does not depend on where the dataset is and a changed manifest still means a
+rebuild.
 
 Base: ``debian:bookworm-slim`` when it is here or can be pulled (a user's machine); otherwise
 (these machines reach no registry) a ``debootstrap --variant=minbase bookworm`` root from this
@@ -17,7 +16,6 @@ uses ``--network host``: package registries are reachable during the build only.
 from __future__ import annotations
 
 import glob
-import hashlib
 import os
 import re
 import shutil
@@ -26,16 +24,14 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import docker
-import yaml
 
 from pytest_localcode.errors import DatasetError, SandboxError
-from pytest_localcode.languages import CONF_DIR, LANGUAGES
+from pytest_localcode.install.tools import apt_install
 from pytest_localcode.paths import state_dir
+from pytest_localcode.sandbox.docker import IMAGE_REPO, definition, digest, image_tag
 
-IMAGE_REPO = "localcode-polyglot"
 BUILD_TIMEOUT = 3600
 PUBLIC_BASE = "debian:bookworm-slim"
 LOCAL_BASE = "localcode-base:bookworm"
@@ -60,28 +56,6 @@ def client() -> docker.DockerClient:
     return docker.from_env(timeout=BUILD_TIMEOUT)
 
 
-def definition() -> dict[str, bytes]:
-    """The build context minus the Cargo manifests: what the image tag's hash covers."""
-    conf = CONF_DIR / "docker"
-    files = {p.relative_to(conf).as_posix(): p.read_bytes() for p in sorted(conf.rglob("*")) if p.is_file()}
-    packages, requires = [], []
-    for language in LANGUAGES:
-        raw: dict[str, Any] = yaml.safe_load((CONF_DIR / f"{language}.yaml").read_text())
-        for req in raw.get("requires") or []:
-            if req.get("apt"):
-                packages.append(f"{req.get('apt_release', '-')} {' '.join(req['apt'])}  # {language}")
-            if "file" in req:
-                requires.append(f"file {req['file']}")
-            else:
-                args = " ".join(req.get("version_args", ["--version"]))
-                requires.append(f"command {req['command']} {req.get('min_version', '-')} {args}")
-        if (raw.get("setup") or "").strip():
-            files[f"generated/setup/{language}.sh"] = raw["setup"].encode()
-    files["generated/packages.txt"] = ("\n".join(packages) + "\n").encode()
-    files["generated/requires.txt"] = ("\n".join(requires) + "\n").encode()
-    return files
-
-
 def manifests(dataset: Path) -> dict[str, bytes]:
     """The Rust exercises' Cargo manifests (the crate prefetch reads them; nothing else of the dataset)."""
     found = {}
@@ -97,18 +71,6 @@ def host_certificates() -> dict[str, bytes]:
     for path in sorted(Path(HOST_CA_DIR).rglob("*.crt")):
         found[f"host-ca/{path.name}"] = path.read_bytes()
     return found
-
-
-def digest(files: dict[str, bytes]) -> str:
-    h = hashlib.sha256()
-    for name in sorted(files):
-        h.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
-    return h.hexdigest()[:12]
-
-
-def image_tag() -> str:
-    """``localcode-polyglot:<hash>``: a changed Dockerfile, package or setup snippet means a new image."""
-    return f"{IMAGE_REPO}:{digest(definition())}"
 
 
 def apt_mirrors() -> tuple[str, str]:
@@ -159,8 +121,6 @@ def choose_base(engine: docker.DockerClient, log: Log = _print) -> str:
 
 def debootstrap_base(engine: docker.DockerClient) -> str:
     """``debootstrap --variant=minbase bookworm`` from this machine's mirror, ``docker import``ed."""
-    from pytest_localcode.setup_tools import apt_install
-
     if shutil.which("debootstrap") is None:
         apt_install(["debootstrap"])
     mirror, _ = apt_mirrors()
@@ -194,7 +154,8 @@ def build_image(engine: docker.DockerClient, tag: str, files: dict[str, bytes], 
             path.write_bytes(data)
             path.chmod(0o755 if name.endswith(".sh") else 0o644)
         stream = engine.api.build(
-            path=ctx, tag=tag, rm=True, forcerm=True, decode=True, network_mode="host", timeout=BUILD_TIMEOUT, nocache=fresh,
+            path=ctx, tag=tag, rm=True, forcerm=True, decode=True, network_mode="host", timeout=BUILD_TIMEOUT,
+            nocache=fresh,
             buildargs={"BASE": base, "MIRROR": mirror, "SECURITY_MIRROR": security}, labels=labels,
         )
         for chunk in stream:
@@ -220,7 +181,8 @@ def ensure_image(force: bool = False, dataset: Path | None = None, log: Log = _p
         current = engine.images.get(tag).labels or {}
     except docker.errors.ImageNotFound:
         current = None
-    if current is not None and not force and (not crates or current.get("localcode.manifests") == labels["localcode.manifests"]):
+    manifests_unchanged = not crates or (current or {}).get("localcode.manifests") == labels["localcode.manifests"]
+    if current is not None and not force and manifests_unchanged:
         return tag
     if not crates:
         raise DatasetError("building the Docker image needs the exercises' Rust manifests: "
@@ -231,7 +193,7 @@ def ensure_image(force: bool = False, dataset: Path | None = None, log: Log = _p
     for image in engine.images.list(name=IMAGE_REPO):  # earlier definitions: gigabytes each
         if tag not in image.tags:
             try:
-                engine.images.remove(image.id)
+                engine.images.remove(str(image.id))
             except docker.errors.APIError:
                 pass  # still used by a container
     return tag

@@ -5,7 +5,7 @@ versions, header files), installs what is missing with apt when it can, then run
 ``setup`` script into ``$LOCALCODE_TOOLS`` / ``$LOCALCODE_CACHE``. A stamp per language (a hash of
 its requirements and script) makes a second run take well under a second.
 
-Usage: ``python -m pytest_localcode.setup_tools [--force] [LANGUAGE ...]``
+Usage: ``python -m pytest_localcode.install.tools [--force] [LANGUAGE ...]``
 """
 
 from __future__ import annotations
@@ -120,7 +120,8 @@ def setup_language(language: str, dataset: Path | None, force: bool) -> None:
     script = raw.get("setup") or ""
     if script.strip():
         if "LOCALCODE_EXERCISES" in script and dataset is None:
-            raise DatasetError(f"{language}: setup needs the exercises (set LOCALCODE_EXERCISES or clone polyglot-benchmark)")
+            raise DatasetError(f"{language}: setup needs the exercises (set LOCALCODE_EXERCISES or clone "
+                               "polyglot-benchmark)")
         log(f"{language}: installing extras")
         env = {
             **os.environ,
@@ -138,7 +139,8 @@ def setup_language(language: str, dataset: Path | None, force: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="setup_tools", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m pytest_localcode.install.tools",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("languages", nargs="*", default=list(LANGUAGES))
     parser.add_argument("--force", action="store_true", help="re-run every step even when stamped")
     args = parser.parse_args(argv)
