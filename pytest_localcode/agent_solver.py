@@ -8,7 +8,6 @@ Try 2 continues try 1's session (saved per exercise, not globally).
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 

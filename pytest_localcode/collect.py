@@ -49,6 +49,7 @@ class ExerciseItem(pytest.Function):
         if self.name != exercise.slug:
             # ``react[2]``: give the id the structure pytest parses back from the string form
             # (params "2"), as a parametrized test's, so --lf matches the cached "python::react[2]".
+            assert self.parent is not None  # items are made by from_parent(), always under an ExerciseDir
             self._id = self.parent.id.child(exercise.slug).with_params(str(epoch))
         self.stash[EXERCISE_KEY] = exercise
         self.add_marker(exercise.language)

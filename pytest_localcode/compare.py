@@ -279,7 +279,7 @@ def render(a: Run, b: Run, result: dict[str, Any]) -> str:
         f"Compared on the {result['common']} exercises in both runs"
         f" (only in A: {len(result['only_a'])}, only in B: {len(result['only_b'])})",
     ]
-    for label, run in (("A", a), ("B", b)):
+    for _label, run in (("A", a), ("B", b)):
         if run.unreadable:
             lines.append(f"warning: partial result: {run.path}: {len(run.unreadable)} unreadable result files skipped "
                          f"(e.g. {run.unreadable[0]})")

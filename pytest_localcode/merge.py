@@ -97,16 +97,18 @@ def check(parts: list[Part]) -> None:
             if a != b:
                 shown = f": {a} vs {b}" if key in ("model", "dataset_commit") else ""
                 raise MergeError(f"cannot merge runs of different {what}{shown} ({first.path} and {other.path})")
-        if model_file(first) and model_file(other) and model_file(first) != model_file(other):
-            raise MergeError(f"cannot merge runs of different model files (sha256 {model_file(first)[:12]}… vs "
-                             f"{model_file(other)[:12]}…: {first.path} and {other.path})")
+        first_file, other_file = model_file(first), model_file(other)
+        if first_file and other_file and first_file != other_file:
+            raise MergeError(f"cannot merge runs of different model files (sha256 {first_file[:12]}… vs "
+                             f"{other_file[:12]}…: {first.path} and {other.path})")
     by_shard: dict[tuple[int, int], Part] = {}
     for part in parts:
         if part.shard is None:
             continue
-        other = next(iter(by_shard.values()), None)
-        if other is not None and other.shard and other.shard[1] != part.shard[1]:
-            raise MergeError(f"overlapping shards: {other.describe()} and {part.describe()} split the exercises differently")
+        seen = next(iter(by_shard.values()), None)
+        if seen is not None and seen.shard and seen.shard[1] != part.shard[1]:
+            raise MergeError(f"overlapping shards: {seen.describe()} and {part.describe()} "
+                             "split the exercises differently")
         if part.shard in by_shard:
             raise MergeError(f"overlapping shards: {by_shard[part.shard].path} and {part.path} are both shard "
                              f"{part.shard[0]}/{part.shard[1]}")

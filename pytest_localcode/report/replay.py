@@ -65,7 +65,7 @@ class ReplayItem(pytest.Item):
         if not self.result.solved:
             raise ExerciseNotSolved(self.result.failure_text())
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:  # type: ignore[override]
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         return str(excinfo.value)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:

@@ -169,8 +169,8 @@ class ManagedServer:
         terminate(proc)
 
     def describe(self) -> dict[str, Any]:
-        info = {"url": self.url, "command": self.command(), "log": str(self.log_path),
-                "pid": self.process.pid if self.process else None}
+        info: dict[str, Any] = {"url": self.url, "command": self.command(), "log": str(self.log_path),
+                                "pid": self.process.pid if self.process else None}
         if self.env:
             info["env"] = dict(self.env)
         return info

@@ -163,8 +163,8 @@ def start_all(owners: list[ServerOwner]) -> None:
     if errors:
         for owner in owners:
             owner.stop()
-        i, exc = min(errors, key=lambda e: e[0])
-        raise ServerError(f"server {i} of {len(owners)}: {exc}" if len(owners) > 1 else str(exc))
+        i, error = min(errors, key=lambda e: e[0])
+        raise ServerError(f"server {i} of {len(owners)}: {error}" if len(owners) > 1 else str(error))
 
 
 def wait_after_loss(run_dir: Path, healthy: Any, seconds: float, index: int = 0) -> bool:

@@ -26,8 +26,8 @@ def verdict(out: str) -> str:
 
 
 def test_known_difference_is_significant(polyglot: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    weak = run_benchmark(polyglot, PlanModel(polyglot, {n: "ref" for n in NAMES[:2]}), tmp_path / "weak", NAMES)
-    strong = run_benchmark(polyglot, PlanModel(polyglot, {n: "ref" for n in NAMES}), tmp_path / "strong", NAMES)
+    weak = run_benchmark(polyglot, PlanModel(polyglot, dict.fromkeys(NAMES[:2], "ref")), tmp_path / "weak", NAMES)
+    strong = run_benchmark(polyglot, PlanModel(polyglot, dict.fromkeys(NAMES, "ref")), tmp_path / "strong", NAMES)
     assert (weak.summary()["total"]["pass_2"], strong.summary()["total"]["pass_2"]) == (2, 10)
     assert main([str(weak.run_dir), str(strong.run_dir)]) == 0
     line = verdict(capsys.readouterr().out)

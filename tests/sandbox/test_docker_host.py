@@ -37,7 +37,7 @@ def second_engine(docker_engine: Any, tmp_path_factory: pytest.TempPathFactory) 
     root = Path("/tmp") / f"lc-engine2-{os.getpid()}"  # short: a unix socket path is limited to 108 bytes
     root.mkdir()
     url = f"unix://{root}/docker.sock"
-    log = open(tmp_path_factory.mktemp("engine2") / "dockerd.log", "wb")  # noqa: SIM115 - closed below
+    log = open(tmp_path_factory.mktemp("engine2") / "dockerd.log", "wb")  # closed below
     proc = subprocess.Popen(["dockerd", "--host", url, "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
                              "--pidfile", str(root / "dockerd.pid"), "--bridge=none", "--iptables=false",
                              "--ip6tables=false"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

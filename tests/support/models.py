@@ -104,7 +104,7 @@ class LookAroundModel(ReferenceModel):
             self.calls[f"{language}/{slug}"] += 1
         writes = list(self.files_for(language, slug, 1).items())
         if steps < self.looks:
-            looks = [("ls", {}), ("glob", {"pattern": "*"})]
+            looks: list[tuple[str, dict[str, Any]]] = [("ls", {}), ("glob", {"pattern": "*"})]
             looks += [("read", {"path": writes[0][0], "line_start": 1, "line_end": n}) for n in range(1, 64)]
             name, args = looks[steps % len(looks)]
             return {"tool_calls": [tool_call(name, args)]}
