@@ -57,7 +57,8 @@ def run(label: str, slots: list[int], dataset: Path, exercises: list[str], args:
         return measure(label, servers, slots, wall, proc, work)
 
 
-def measure(label: str, servers: list[ServerProcess], slots: list[int], wall: float, proc: Any, work: Path) -> dict[str, Any]:
+def measure(label: str, servers: list[ServerProcess], slots: list[int], wall: float, proc: Any,
+            work: Path) -> dict[str, Any]:
     entries = [dict(e, server=i) for i, s in enumerate(servers) for e in s.ledger()]
     by_exercise: dict[str, set[int]] = defaultdict(set)
     for e in entries:

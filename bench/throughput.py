@@ -68,7 +68,8 @@ def run(workers: int, dataset: Path, exercises: list[str], url: str, sandbox: st
 
 def workload_arguments(parser: argparse.ArgumentParser, latency: float, turns: int) -> None:
     """The scripted workload's options (shared with bench/multi_server.py)."""
-    parser.add_argument("--latency", type=float, default=latency, help=f"seconds per model response (default {latency})")
+    parser.add_argument("--latency", type=float, default=latency,
+                        help=f"seconds per model response (default {latency})")
     parser.add_argument("--turns", type=int, default=turns, help=f"model responses per exercise (default {turns})")
     parser.add_argument("--exercises", default=",".join(EXERCISES), help="Python exercises (comma-separated)")
     parser.add_argument("--exercises-dir", default=os.environ.get("LOCALCODE_EXERCISES"), help="the dataset")

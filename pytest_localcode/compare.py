@@ -80,7 +80,8 @@ def load_run(path: Path, label: str) -> Run:
             found.append(result)
     if not found:
         detail = f" ({len(unreadable)} unreadable result files)" if unreadable else ""
-        raise CompareError(f"{label} {path}: not a localcode run directory: no <language>/<exercise>/{RESULTS_FILE}{detail}")
+        raise CompareError(f"{label} {path}: not a localcode run directory: "
+                           f"no <language>/<exercise>/{RESULTS_FILE}{detail}")
     return Run(path, found, unreadable)
 
 
@@ -95,8 +96,8 @@ def check_comparable(a: Run, b: Run, any_dataset: bool = False) -> list[str]:
     if any_dataset:
         return common
     changed = [name for name in common
-               if (da := ea[name][0].provenance.get("exercise_digest")) and (db := eb[name][0].provenance.get("exercise_digest"))
-               and da != db]
+               if (da := ea[name][0].provenance.get("exercise_digest"))
+               and (db := eb[name][0].provenance.get("exercise_digest")) and da != db]
     if changed:
         raise CompareError(f"{len(changed)} of the {len(common)} common exercises differ between the runs' datasets "
                            f"(e.g. {changed[0]}): compare runs of the same dataset, or pass --any-dataset")
@@ -174,7 +175,8 @@ def paired(a: Run, b: Run, common: list[str], sa: dict[str, Any], sb: dict[str, 
                      for lang, names in by_language.items()}
             scopes = paired_epochs(rates, sa, sb, rate)
         else:
-            pair = {n: (solved_fraction(ea[n], try_number) == 1, solved_fraction(eb[n], try_number) == 1) for n in common}
+            pair = {n: (solved_fraction(ea[n], try_number) == 1, solved_fraction(eb[n], try_number) == 1)
+                    for n in common}
             scopes = {lang: paired_one_epoch([pair[n] for n in names]) for lang, names in by_language.items()}
             scopes["total"] = paired_one_epoch(list(pair.values()))
         adjusted = stats.holm({lang: scopes[lang]["p"] for lang in by_language})
@@ -221,7 +223,8 @@ def disagreements(a: Run, b: Run, common: list[str]) -> dict[str, list[str]]:
         sa, sb = sum(r.solved for r in ra), sum(r.solved for r in rb)
         share_a, share_b = Fraction(sa, len(ra)), Fraction(sb, len(rb))
         if share_a != share_b:
-            out["gained" if share_b > share_a else "lost"].append(f"{name} ({sa}/{len(ra)} → {sb}/{len(rb)} epochs solved)")
+            out["gained" if share_b > share_a else "lost"].append(
+                f"{name} ({sa}/{len(ra)} → {sb}/{len(rb)} epochs solved)")
     return out
 
 
@@ -259,7 +262,8 @@ def _rate_cells(result: dict[str, Any], scope: str, rate: str) -> str:
     fig = result["paired"][rate][scope]
     d = fig["difference"]
     return (f"{ga['rates'][rate]['estimate']:5.1f} → {gb['rates'][rate]['estimate']:5.1f} "
-            f"{d['estimate']:+6.1f} [{d['low']:+6.1f}, {d['high']:+6.1f}] {format_p(fig['p']):>7} {format_p(fig['p_holm']):>7}")
+            f"{d['estimate']:+6.1f} [{d['low']:+6.1f}, {d['high']:+6.1f}] "
+            f"{format_p(fig['p']):>7} {format_p(fig['p_holm']):>7}")
 
 
 def _cost_cells(ga: dict[str, Any], gb: dict[str, Any]) -> str:
@@ -330,7 +334,8 @@ def forest_svg(result: dict[str, Any], rate: str) -> str:
     def x(value: float) -> float:
         return left + (value - lo) / (hi - lo) * (width - left - 20)
 
-    out = [f'<svg class="lc-forest" data-rate="{rate}" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">',
+    out = [f'<svg class="lc-forest" data-rate="{rate}" xmlns="http://www.w3.org/2000/svg" '
+           f'width="{width}" height="{height}">',
            f'<text x="4" y="14" font-size="13" font-weight="bold">{rate}</text>',
            f'<line x1="{x(0):.1f}" y1="20" x2="{x(0):.1f}" y2="{height - 25}" stroke="#888" stroke-dasharray="3,3"/>']
     for i, (scope, fig) in enumerate(rows):
@@ -338,8 +343,10 @@ def forest_svg(result: dict[str, Any], rate: str) -> str:
         y = 34 + i * row_h
         colour = "#2e7d32" if fig["p"] < ALPHA and d["estimate"] > 0 else "#c62828" if fig["p"] < ALPHA else "#555"
         out.append(f'<text x="4" y="{y + 4}" font-size="12">{html.escape(scope)}</text>'
-                   f'<g class="lc-diff" data-scope="{html.escape(scope)}" data-low="{d["low"]:.4f}" data-high="{d["high"]:.4f}">'
-                   f'<line x1="{x(d["low"]):.1f}" y1="{y}" x2="{x(d["high"]):.1f}" y2="{y}" stroke="{colour}" stroke-width="2"/>'
+                   f'<g class="lc-diff" data-scope="{html.escape(scope)}" '
+                   f'data-low="{d["low"]:.4f}" data-high="{d["high"]:.4f}">'
+                   f'<line x1="{x(d["low"]):.1f}" y1="{y}" x2="{x(d["high"]):.1f}" y2="{y}" '
+                   f'stroke="{colour}" stroke-width="2"/>'
                    f'<circle cx="{x(d["estimate"]):.1f}" cy="{y}" r="4" fill="{colour}"/>'
                    f'<title>{html.escape(scope)}: {d["estimate"]:+.1f} [{d["low"]:+.1f}, {d["high"]:+.1f}], '
                    f'p = {format_p(fig["p"])}'
@@ -377,8 +384,10 @@ def render_html(a: Run, b: Run, result: dict[str, Any]) -> str:
     return f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>localcode compare</title><style>
 body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}
-td:first-child{{text-align:left}}.verdict{{font-size:1.3em;font-weight:bold}}.ci{{color:#666}}.warning{{color:#c62828}}</style></head><body>
-<h1>localcode compare</h1><p>A: {esc(a.describe())}<br>B: {esc(b.describe())}<br>Compared on the {result['common']} exercises in
+td:first-child{{text-align:left}}.verdict{{font-size:1.3em;font-weight:bold}}.ci{{color:#666}}\
+.warning{{color:#c62828}}</style></head><body>
+<h1>localcode compare</h1><p>A: {esc(a.describe())}<br>B: {esc(b.describe())}\
+<br>Compared on the {result['common']} exercises in
 both runs (only in A: {len(result['only_a'])}, only in B: {len(result['only_b'])})</p>{warnings}
 <p class="verdict">{esc(result['verdict'])}</p>
 <h2>B − A per language (points, 95% interval)</h2>{''.join(forest_svg(result, rate) for rate, _ in TRY_RATES)}

@@ -49,7 +49,8 @@ class Entry:
         return str(self.provenance.get("model") or "?")
 
     def agent(self) -> str:
-        return str((self.provenance.get("agent_config") or {}).get("name") or self.provenance.get("agent_config_name") or "-")
+        return str((self.provenance.get("agent_config") or {}).get("name")
+                   or self.provenance.get("agent_config_name") or "-")
 
     def gguf(self) -> dict[str, Any]:
         server = self.provenance.get("server") or {}
@@ -149,8 +150,9 @@ def fmt(value: float | None, spec: str) -> str:
 
 def columns(entries: list[Entry]) -> list[tuple[str, str]]:
     """(key, title) of the table's columns, in order."""
-    cols = [("rank", "#"), ("run", "run"), ("model", "model"), ("quant", "quantization, size"), ("agent", "agent config"),
-            ("sampling", "sampling"), ("epochs", "epochs"), ("date", "date"), ("n", "exercises")]
+    cols = [("rank", "#"), ("run", "run"), ("model", "model"), ("quant", "quantization, size"),
+            ("agent", "agent config"), ("sampling", "sampling"), ("epochs", "epochs"), ("date", "date"),
+            ("n", "exercises")]
     cols += [(f"rate-{name}", f"{name} % [95% CI]") for name, _ in TRY_RATES]
     cols += [(f"lang-{lang}", f"{lang} pass@2") for lang in languages_of(entries)]
     cols += [("tokens", "tokens / solved"), ("seconds", "s / solved"), ("decode", "decode tok/s"), ("report", "report")]
@@ -241,7 +243,8 @@ def chart_svg(entries: list[Entry]) -> str:
         cx = x(seconds)
         label = html.escape(f"{entry.name}: {interval_text(rate)} %, {seconds:.1f} s per solved")
         out.append(f'<g class="lc-point" data-run="{html.escape(entry.name)}"><title>{label}</title>'
-                   f'<line x1="{cx:.1f}" y1="{y(rate["low"]):.1f}" x2="{cx:.1f}" y2="{y(rate["high"]):.1f}" stroke="#1565c0"/>'
+                   f'<line x1="{cx:.1f}" y1="{y(rate["low"]):.1f}" x2="{cx:.1f}" y2="{y(rate["high"]):.1f}" '
+                   f'stroke="#1565c0"/>'
                    f'<circle cx="{cx:.1f}" cy="{y(rate["estimate"]):.1f}" r="5" fill="#1565c0"/>'
                    f'<text x="{cx + 7:.1f}" y="{y(rate["estimate"]) - 6:.1f}" font-size="10">'
                    f"{html.escape(entry.name)}</text></g>")
@@ -277,9 +280,10 @@ def render_html(entries: list[Entry], page_dir: Path, title: str) -> str:
     esc = html.escape
     cols = columns(entries)
     languages = languages_of(entries)
-    numeric = {"rank", "epochs", "n", "tokens", "seconds", "decode"} | {k for k, _ in cols if k.startswith(("rate-", "lang-"))}
-    head = "".join(f'<th class="sortable" data-key="{k}" data-type="{"number" if k in numeric else "text"}">{esc(t)}</th>'
-                   for k, t in cols)
+    numeric = ({"rank", "epochs", "n", "tokens", "seconds", "decode"}
+               | {k for k, _ in cols if k.startswith(("rate-", "lang-"))})
+    head = "".join(f'<th class="sortable" data-key="{k}" data-type="{"number" if k in numeric else "text"}">'
+                   f"{esc(t)}</th>" for k, t in cols)
     body = []
     for rank, entry in enumerate(ranked(entries), start=1):
         row = cells(entry, rank, page_dir, languages)
@@ -290,7 +294,8 @@ def render_html(entries: list[Entry], page_dir: Path, title: str) -> str:
             if key == "report" and sort:
                 content = f'<a href="{esc(str(sort))}">report</a>'
             elif key == "run" and entry.partial:
-                content = f'{esc(entry.name)} <span class="partial" title="{esc("; ".join(entry.partial))}">partial</span>'
+                content = (f'{esc(entry.name)} <span class="partial" '
+                           f'title="{esc("; ".join(entry.partial))}">partial</span>')
             tds.append(f'<td class="col-{key}" data-sort="{esc("" if sort is None else str(sort))}">{content}</td>')
         body.append(f'<tr data-run="{esc(entry.name)}">{"".join(tds)}</tr>')
     notes = "".join(f"<li>{esc(e.name)}: partial: {esc('; '.join(e.partial))}</li>" for e in entries if e.partial)

@@ -117,7 +117,8 @@ def check(parts: list[Part]) -> None:
     for part in parts:
         for name in part.exercises:
             if name in owner:
-                raise MergeError(f"overlapping shards: {name} is in both {owner[name].describe()} and {part.describe()}")
+                raise MergeError(f"overlapping shards: {name} is in both {owner[name].describe()} "
+                                 f"and {part.describe()}")
             owner[name] = part
 
 
@@ -201,9 +202,11 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.write(text)
     shards = sorted(p.shard[0] for p in parts if p.shard)
     missing = merged_provenance(parts, into, argv).get("shards", {}).get("missing")
-    note = f" (shards {', '.join(map(str, shards))}" + (f"; missing {', '.join(map(str, missing))})" if missing else ")")
+    note = (f" (shards {', '.join(map(str, shards))}"
+            + (f"; missing {', '.join(map(str, missing))})" if missing else ")"))
     what = "run directory" if len(parts) == 1 else "run directories"
-    print(f"Merged {len(parts)} {what}{note if shards else ''} into {into}: summary.json, benchmark_results.txt, report.html")
+    print(f"Merged {len(parts)} {what}{note if shards else ''} into {into}: "
+          "summary.json, benchmark_results.txt, report.html")
     return 0
 
 

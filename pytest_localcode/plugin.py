@@ -160,8 +160,9 @@ class ServerPlugin:
         settings = self.settings
         workers = worker_count(config)
         if settings.server_count > workers:
-            raise ServerError(f"--servers {settings.server_count} with {workers} worker(s): each worker keeps one server, "
-                              f"so some would sit idle; add -n {settings.server_count} (or more)")
+            raise ServerError(f"--servers {settings.server_count} with {workers} worker(s): "
+                              f"each worker keeps one server, so some would sit idle; "
+                              f"add -n {settings.server_count} (or more)")
         cfg = agent_config(settings.model)
         servers = build_servers(cfg.server_config or {}, cfg.name, count=settings.server_count, workers=workers,
                                 alias=cfg.model or cfg.name, run_dir=settings.run_dir,
@@ -287,7 +288,8 @@ def localcode_solver(localcode_settings: Settings, localcode_sandboxes: SandboxF
         pytest.exit("no model server: it failed to start (see above) or --server-url is missing", returncode=4)
     server = localcode_route.current.server
     cfg = agent_config(settings.model)
-    limits = AgentLimits(max_turns=settings.max_turns, max_seconds=settings.agent_timeout, max_total_tokens=settings.max_tokens)
+    limits = AgentLimits(max_turns=settings.max_turns, max_seconds=settings.agent_timeout,
+                         max_total_tokens=settings.max_tokens)
     return AgentSolver(cfg, server.url, localcode_sandboxes, worker_id(), limits, model_name=cfg.model,
                        owned_server=server.managed)
 
@@ -360,8 +362,8 @@ def run_with_recovery(item: Any, settings: Settings, solver: Solver, grader: Gra
     def once() -> ExerciseResult:
         here = provenance if route is None else {**provenance, "server_url": route.current.server.url,
                                                  "server": route.current.record(), "worker": worker_id()}
-        return run_exercise(item.exercise, item.conf, solver, grader, item_dir, tries=settings.tries, model=settings.model,
-                            provenance=here, epoch=item.epoch, epochs=settings.epochs, seed=seed)
+        return run_exercise(item.exercise, item.conf, solver, grader, item_dir, tries=settings.tries,
+                            model=settings.model, provenance=here, epoch=item.epoch, epochs=settings.epochs, seed=seed)
 
     restarted: set[int] = set()
     while True:  # ends: each server is waited for once, then left for good (route.move never returns to it)
@@ -370,7 +372,8 @@ def run_with_recovery(item: Any, settings: Settings, solver: Solver, grader: Gra
         except ServerLost as exc:
             index = route.current.server.index if route else 0
             url = route.current.server.url if route else settings.server_url or ""
-            if index not in restarted and wait_after_loss(settings.run_dir, lambda url=url: server_healthy(url), 300, index):
+            if (index not in restarted
+                    and wait_after_loss(settings.run_dir, lambda url=url: server_healthy(url), 300, index)):
                 restarted.add(index)
                 continue
             reason = server_failed(settings.run_dir, index) or str(exc)

@@ -78,7 +78,8 @@ def resolve(config: pytest.Config) -> Settings:
     if server_count is not None and server_count < 1:
         raise pytest.UsageError(f"--servers must be at least 1 (got {server_count})")
     if server_count is not None and server_urls:
-        raise pytest.UsageError("--servers starts model servers and --server-url uses running ones: give one or the other")
+        raise pytest.UsageError("--servers starts model servers and --server-url uses running ones: "
+                                "give one or the other")
     shard = None
     if opt("localcode_shard") is not None:
         try:
@@ -157,7 +158,8 @@ def server_urls_of(given: list[str]) -> list[str]:
         except ValueError as exc:
             raise pytest.UsageError(f"--server-url: {exc}") from None
         if url in urls:
-            raise pytest.UsageError(f"--server-url {raw}: given twice (list each server once: it gets workers by its slot count)")
+            raise pytest.UsageError(f"--server-url {raw}: given twice "
+                                    "(list each server once: it gets workers by its slot count)")
         urls.append(url)
     return urls
 

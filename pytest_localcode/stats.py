@@ -232,7 +232,8 @@ def newcombe_paired(both: int, only_a: int, only_b: int, neither: int,
     return p_b - p_a, low, high
 
 
-def sign_flip_pvalue(differences: Sequence[Fraction], draws: int = SIGN_FLIP_DRAWS, seed: int = SEED) -> tuple[float, str]:
+def sign_flip_pvalue(differences: Sequence[Fraction], draws: int = SIGN_FLIP_DRAWS,
+                     seed: int = SEED) -> tuple[float, str]:
     """Two-sided paired permutation test of mean difference 0: every per-exercise difference keeps
     its size and takes either sign with probability 1/2. Exact (the distribution of the sum, on a
     common denominator) unless that is too large; then Monte Carlo with a fixed seed. Returns

@@ -127,8 +127,8 @@ def chart_svg(summary: dict[str, Any]) -> str:
     languages = list(summary["languages"].items()) + [("total", summary["total"])]
     bar_w, gap, height, top = 26, 22, 160, 20
     width = max(len(languages) * (len(TRY_RATES) * bar_w + gap) + 40, 380)  # room for the legend
-    out = [f'<svg class="lc-chart" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 60}" role="img" '
-           f'aria-label="pass rate per language with 95% intervals">']
+    out = [f'<svg class="lc-chart" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 60}" '
+           f'role="img" aria-label="pass rate per language with 95% intervals">']
     out.append(f'<line x1="30" y1="{top + height}" x2="{width}" y2="{top + height}" stroke="#888"/>')
     for pct in (0, 50, 100):
         y = top + height - height * pct / 100
@@ -146,7 +146,8 @@ def chart_svg(summary: dict[str, Any]) -> str:
             left = x + j * bar_w
             label = f"{name} {rate_name}: {interval_text(figure)} (95% {figure['method']})"
             out.append(f'<rect class="lc-bar" data-rate="{rate_name}" data-scope="{_esc(name)}" x="{left}" '
-                       f'y="{top + height - h:.1f}" width="{bar_w - 2}" height="{h:.1f}" fill="{RATE_COLOURS[rate_name]}">'
+                       f'y="{top + height - h:.1f}" width="{bar_w - 2}" height="{h:.1f}" '
+                       f'fill="{RATE_COLOURS[rate_name]}">'
                        f"<title>{_esc(label)}</title></rect>")
             mid = left + (bar_w - 2) / 2
             out.append(f'<g class="lc-errorbar" data-rate="{rate_name}" data-scope="{_esc(name)}" data-low="{low:.4f}" '
@@ -165,8 +166,9 @@ def chart_svg(summary: dict[str, Any]) -> str:
     return "".join(out)
 
 
-TABLE_STYLE = ('<style>.lc-table{border-collapse:collapse;margin:.5em 0 1em}.lc-table th,.lc-table td{border:1px solid #ccc;'
-               'padding:2px 8px;text-align:right}.lc-table td:first-child,.lc-table th:first-child{text-align:left}'
+TABLE_STYLE = ('<style>.lc-table{border-collapse:collapse;margin:.5em 0 1em}'
+               '.lc-table th,.lc-table td{border:1px solid #ccc;padding:2px 8px;text-align:right}'
+               '.lc-table td:first-child,.lc-table th:first-child{text-align:left}'
                '.lc-table tr.lc-total td{font-weight:bold}.lc-ci{color:#666;font-size:90%}</style>')
 
 
@@ -180,7 +182,8 @@ def interval_cell(figure: dict[str, Any] | None, count: str = "") -> str:
         return "-"
     prefix = f'<span class="lc-count">{_esc(count)}</span> ' if count else ""
     return (f'{prefix}<span class="lc-est">{figure["estimate"]:.1f}</span> <span class="lc-ci" '
-            f'data-low="{figure["low"]}" data-high="{figure["high"]}">[{figure["low"]:.1f}, {figure["high"]:.1f}]</span>')
+            f'data-low="{figure["low"]}" data-high="{figure["high"]}">'
+            f'[{figure["low"]:.1f}, {figure["high"]:.1f}]</span>')
 
 
 def _html_table(cls: str, header: list[str], rows: list[tuple[str, list[str]]]) -> str:
@@ -231,7 +234,8 @@ def cost_html(summary: dict[str, Any]) -> str:
         c = g["cost"]
         rows.append((name, [_esc(name), f"{c['solved']}/{c['attempts']}", per(c, "prompt_tokens", "{:,.0f}"),
                             per(c, "completion_tokens", "{:,.0f}"), per(c, "agent_seconds", "{:.1f}"),
-                            per(c, "test_seconds", "{:.1f}"), f"{g['seconds_per_exercise']:.1f}", f"{g['decode_tps']:.1f}"]))
+                            per(c, "test_seconds", "{:.1f}"), f"{g['seconds_per_exercise']:.1f}",
+                            f"{g['decode_tps']:.1f}"]))
     return _html_table("lc-cost", header, rows)
 
 
@@ -239,7 +243,8 @@ def flaky_html(summary: dict[str, Any]) -> str:
     items = "".join(f'<li data-exercise="{_esc(name)}">{_esc(name)}: {e["solved_epochs"]}/{e["epochs"]} epochs solved '
                     f"({_esc(' '.join(e['outcomes_by_epoch']))})</li>"
                     for name in summary.get("flaky") or [] for e in [summary["exercises"][name]])
-    return f'<h3>Flaky exercises ({len(summary.get("flaky") or [])})</h3><ul class="lc-flaky">{items or "<li>none</li>"}</ul>'
+    return (f'<h3>Flaky exercises ({len(summary.get("flaky") or [])})</h3>'
+            f'<ul class="lc-flaky">{items or "<li>none</li>"}</ul>')
 
 
 def summary_html(summary: dict[str, Any], provenance: dict[str, Any]) -> list[str]:
@@ -251,7 +256,8 @@ def summary_html(summary: dict[str, Any], provenance: dict[str, Any]) -> list[st
                   epochs_html(summary), flaky_html(summary)]
     parts += ["<h3>Cost per solved exercise run (per exercise run)</h3>", cost_html(summary),
               f'<p class="lc-energy">{_esc(energy_line(summary.get("energy") or {}))}</p>',
-              f"<details><summary>Provenance (model file, server command, agent config, machine)</summary>{_pre(prov)}</details>",
+              "<details><summary>Provenance (model file, server command, agent config, machine)</summary>"
+              f"{_pre(prov)}</details>",
               "</div>"]
     return parts
 

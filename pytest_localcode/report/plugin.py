@@ -55,7 +55,8 @@ class ReportPlugin:
         props = dict(report.user_properties)
         if "language" in props and "exercise" in props:
             epoch = props.get("epoch", 1)
-            self.seen[report.nodeid] = (str(props["language"]), str(props["exercise"]), epoch if isinstance(epoch, int) else 1)
+            self.seen[report.nodeid] = (str(props["language"]), str(props["exercise"]),
+                                        epoch if isinstance(epoch, int) else 1)
 
     def results(self) -> list[ExerciseResult]:
         found = []

@@ -50,7 +50,8 @@ def per_server(results: Iterable[ExerciseResult]) -> dict[str, dict[str, Any]]:
             "model_responses": int(sum(r.totals("model_responses") for r in rs)),
             "prompt_tokens": int(sum(r.totals("prompt_tokens") for r in rs)),
             "completion_tokens": completion,
-            "decode_tps": round(sum(r.totals("predicted_n") for r in rs) / predicted_ms * 1000.0, 2) if predicted_ms else 0.0,
+            "decode_tps": (round(sum(r.totals("predicted_n") for r in rs) / predicted_ms * 1000.0, 2)
+                           if predicted_ms else 0.0),
             "busy_seconds": round(busy, 3),
             "exercises_per_hour": round(len(rs) / busy * 3600.0, 2) if busy else 0.0,
             "completion_tps": round(completion / busy, 2) if busy else 0.0,

@@ -295,12 +295,14 @@ def summarize(results: list[ExerciseResult], energy: Iterable[dict[str, Any]] = 
         if multi_epoch:  # the estimate of a mean over exercises, not of a pooled count
             g["pass_rate_1"] = round(g["rates"]["pass@1"]["estimate"], 1)
             g["pass_rate_2"] = round(g["rates"]["pass@2"]["estimate"], 1)
-        g["flaky"] = sorted(n for n, e in exercises.items() if e["flaky"] and (name == "total" or e["language"] == name))
+        g["flaky"] = sorted(n for n, e in exercises.items()
+                            if e["flaky"] and (name == "total" or e["language"] == name))
         return g
 
     total = scope("total", rows)
     first_epoch = [r for r in ordered if r.epoch == 1]
-    aider = aider_stats([r.aider_fields() for r in first_epoch], max_tries=max((r.max_tries for r in ordered), default=0))
+    aider = aider_stats([r.aider_fields() for r in first_epoch],
+                        max_tries=max((r.max_tries for r in ordered), default=0))
     aider["intervals"] = aider_intervals(aider)
     return {
         "epochs": max((r.epochs for r in ordered), default=1),

@@ -27,13 +27,15 @@ def method_text(summary: dict[str, Any]) -> str:
         from pytest_localcode.stats import RESAMPLES, SEED
 
         return (f"95% intervals: bootstrap over exercises stratified by language ({RESAMPLES} resamples, seed {SEED}; "
-                f"percentile, at least Wilson at the effective sample size); rates are means of per-exercise solve rates")
+                f"percentile, at least Wilson at the effective sample size); "
+                f"rates are means of per-exercise solve rates")
     return "95% intervals: Wilson score; a rate is solved exercises / exercises"
 
 
 def _table(header: list[tuple[str, int]], rows: list[list[str]]) -> list[str]:
     def line(cells: list[str]) -> str:
-        return " ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, (_, w)) in enumerate(zip(cells, header, strict=True)))
+        return " ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                        for i, (c, (_, w)) in enumerate(zip(cells, header, strict=True)))
 
     head = line([name for name, _ in header])
     body = [line(r) for r in rows[:-1]]
@@ -74,7 +76,8 @@ def epochs_table(summary: dict[str, Any]) -> list[str]:
 def _per(cost: dict[str, Any], key: str, fmt: str) -> str:
     solved = cost["per_solved"][key] if cost["per_solved"] else None
     attempt = cost["per_attempt"][key] if cost["per_attempt"] else None
-    return f"{fmt.format(solved) if solved is not None else '-'} ({fmt.format(attempt) if attempt is not None else '-'})"
+    return (f"{fmt.format(solved) if solved is not None else '-'} "
+            f"({fmt.format(attempt) if attempt is not None else '-'})")
 
 
 def cost_table(summary: dict[str, Any]) -> list[str]:
@@ -152,7 +155,8 @@ def render(summary: dict[str, Any], provenance: dict[str, Any]) -> str:
                              + (f" [{ci['low']:.1f}, {ci['high']:.1f}]" if ci else ""))
         scope = " (epoch 1)" if summary.get("multi_epoch") else ""
         lines.append(f"Aider --stats{scope}: {'   '.join(shown)}   percent_cases_well_formed "
-                     f"{aider['percent_cases_well_formed']:.1f}   seconds_per_case {aider['seconds_per_case']:.1f} (model time)")
+                     f"{aider['percent_cases_well_formed']:.1f}   "
+                     f"seconds_per_case {aider['seconds_per_case']:.1f} (model time)")
     if total["model_responses"]:
         lines.append(
             f"Tokens: prompt {int(total['prompt_tokens']):,} (avg {total['avg_prompt_tokens']:,}/exercise run), "
@@ -169,8 +173,8 @@ def render(summary: dict[str, Any], provenance: dict[str, Any]) -> str:
         lines.append(_counts("Tool errors by tool", total["tool_errors_by_tool"]))
         lines.append(_counts("Tool errors by kind", total["tool_errors"]))
     lines += server_lines(summary)
-    lines.append(f"Tests: {total['tests_executed']} of {total['tests_defined']} defined test cases ran in the last tries; "
-                 f"test timeouts {total['test_timeouts']}; refused access attempts {total['refused_paths']}")
+    lines.append(f"Tests: {total['tests_executed']} of {total['tests_defined']} defined test cases ran in the last "
+                 f"tries; test timeouts {total['test_timeouts']}; refused access attempts {total['refused_paths']}")
     lines.append("")
     lines += provenance_lines(provenance)
     errors = [(name, error) for name, entry in summary["exercises"].items()
@@ -189,7 +193,8 @@ def provenance_lines(provenance: dict[str, Any]) -> list[str]:
         lines.append(f"Server: {server.get('version', '')}".rstrip())
         lines.append("  " + " ".join(server["command"]))
         if server.get("model_sha256"):
-            lines.append(f"  model file {server.get('model_path')} ({server.get('model_bytes', 0):,} bytes, sha256 {server['model_sha256']})")
+            lines.append(f"  model file {server.get('model_path')} ({server.get('model_bytes', 0):,} bytes, "
+                         f"sha256 {server['model_sha256']})")
         gguf = server.get("gguf") or {}
         if gguf.get("quantization"):
             lines.append(f"  GGUF: {gguf.get('name') or '?'}, {gguf.get('architecture') or '?'}, "

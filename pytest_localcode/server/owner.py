@@ -43,7 +43,8 @@ def devices_for(server_config: dict[str, Any], count: int) -> list[Device]:
         raise ServerError(f"server_config.devices must be a list, one entry per server (got {entries!r})")
     if len(entries) < count:
         raise ServerError(f"--servers {count}: server_config.devices lists {len(entries)}; add one entry per server "
-                          f"(e.g. \"CUDA{len(entries)}\" or {{\"env\": {{\"CUDA_VISIBLE_DEVICES\": \"{len(entries)}\"}}}})")
+                          f"(e.g. \"CUDA{len(entries)}\" or "
+                          f"{{\"env\": {{\"CUDA_VISIBLE_DEVICES\": \"{len(entries)}\"}}}})")
     return [Device.from_config(entry, f"server_config.devices[{i}]") for i, entry in enumerate(entries[:count])]
 
 

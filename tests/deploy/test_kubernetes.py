@@ -80,11 +80,12 @@ def test_the_shard_test_runs_the_manifest_command(tmp_path) -> None:  # type: ig
     argv, env = shard_command(tmp_path / "data", Server(), tmp_path / "run", 2)  # type: ignore[arg-type]
     (job,) = documents(SHARDS_JOB)
     declared = container(job, "localcode")
-    site = {"MODEL": env["MODEL"], "SERVER_URL": Server.url, "RUN_DIR": str(tmp_path / "run"), "WORKERS": env["WORKERS"],
-            "LOCALCODE_EXERCISES": str(tmp_path / "data")}
+    site = {"MODEL": env["MODEL"], "SERVER_URL": Server.url, "RUN_DIR": str(tmp_path / "run"),
+            "WORKERS": env["WORKERS"], "LOCALCODE_EXERCISES": str(tmp_path / "data")}
     expected = [kubelet_expand(a, site) for a in [*declared["command"], *declared["args"]]]
     assert argv[:len(expected)] == expected, shlex.join(argv)
-    assert all(a.startswith(str(tmp_path / "data")) for a in argv[len(expected):])  # only the exercise selection is added
+    # only the exercise selection is added
+    assert all(a.startswith(str(tmp_path / "data")) for a in argv[len(expected):])
     assert env["JOB_COMPLETION_INDEX"] == "2"
 
 

@@ -101,7 +101,8 @@ def test_json_output(runs: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 def test_same_run_is_refused(runs: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
     assert main([str(runs[0]), str(runs[0])]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == f"localcode compare: RUN_A and RUN_B are the same run directory ({runs[0]}): compare two different runs"
+    assert err == (f"localcode compare: RUN_A and RUN_B are the same run directory ({runs[0]}): "
+                   "compare two different runs")
     assert main([str(runs[0]), str(runs[0]) + "/."]) == 2  # the same directory spelled differently
 
 
@@ -164,7 +165,8 @@ def test_html_page(runs: tuple[Path, Path], tmp_path: Path, capsys: pytest.Captu
     assert main([str(runs[0]), str(runs[1]), "--html", str(page)]) == 0
     text = page.read_text()
     assert '<p class="verdict">no detectable difference' in text
-    assert text.count('class="lc-forest"') == 2 and text.count('class="lc-diff"') == 6  # 2 rates x (2 languages + total)
+    # 2 rates x (2 languages + total)
+    assert text.count('class="lc-forest"') == 2 and text.count('class="lc-diff"') == 6
     assert f"Saved: {page}" in capsys.readouterr().out
     assert main([str(runs[0]), str(runs[1]), "--html", str(tmp_path / "no" / "such" / "dir.html")]) == 2
     assert "No such file or directory" in capsys.readouterr().err
@@ -191,7 +193,8 @@ def test_bad_run_dir_is_one_line_error(case: str, runs: tuple[Path, Path], tmp_p
     assert expected in err
 
 
-def test_some_corrupt_files_give_a_marked_partial_result(runs: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_some_corrupt_files_give_a_marked_partial_result(runs: tuple[Path, Path],
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
     broken = runs[1] / "python" / "broken" / ".aider.results.json"
     broken.parent.mkdir(parents=True)
     broken.write_text('{"testcase": "broken", "localcode": {')
@@ -221,7 +224,8 @@ def test_one_exercise_with_epochs_is_not_overconfident(tmp_path: Path, capsys: p
     """A bootstrap over one exercise is degenerate ([-100, -100]); the MOVER interval from each run's
     guarded rate interval (Wilson at 2 runs each here: 2/2 and 0/2) is what is reported."""
     a = write_run(tmp_path / "a", [make_result("go/x", ["pass"], epoch=e, epochs=2) for e in (1, 2)])
-    b = write_run(tmp_path / "b", [make_result("go/x", ["fail", "fail"], epoch=e, epochs=2, model="m2") for e in (1, 2)])
+    b = write_run(tmp_path / "b", [make_result("go/x", ["fail", "fail"], epoch=e, epochs=2, model="m2")
+                                   for e in (1, 2)])
     assert main([str(a), str(b), "--json"]) == 0
     total = json.loads(capsys.readouterr().out)["paired"]["pass@2"]["total"]
     assert total["difference"]["percentile"] == [-100.0, -100.0] and total["p"] == 1.0

@@ -77,8 +77,10 @@ def test_sessions_on_file_and_in_the_summary(tmp_path: Path, monkeypatch: pytest
     energy.finish_session(path, start)
     results = [make_result("python/a", ["pass"]), make_result("python/b", ["fail", "fail"])]
     summary = summarize(results, energy.load_sessions(tmp_path))["energy"]
-    assert (summary["total_joules"], summary["per_solved_joules"], summary["per_attempt_joules"]) == (600.0, 600.0, 300.0)
-    assert energy_line(summary) == ("Energy: 600 J in 1 of 1 sessions (nvidia:gpu0 600 J); 600 J per solved exercise run")
+    assert ((summary["total_joules"], summary["per_solved_joules"], summary["per_attempt_joules"])
+            == (600.0, 600.0, 300.0))
+    assert energy_line(summary) == ("Energy: 600 J in 1 of 1 sessions (nvidia:gpu0 600 J); "
+                                    "600 J per solved exercise run")
 
     energy.start_session(tmp_path)  # a second session, killed before its end was read
     summary = summarize(results, energy.load_sessions(tmp_path))["energy"]

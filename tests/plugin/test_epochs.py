@@ -106,7 +106,8 @@ def test_epochs_run_each_exercise_three_times_with_their_seeds(epochs_run: tuple
             item = re.escape(f"{language}::{slug}[{epoch}]")
             assert re.search(rf"^{outcome} (\S*/)?{item}(\s|$)", run.stdout, re.M), (name, epoch)
     assert (run.run_dir / "python" / "bowling" / "epoch-3" / ".aider.results.json").is_file()
-    assert re.search(r"^\[gw0\] ", run.stdout, re.M) and re.search(r"^\[gw1\] ", run.stdout, re.M)  # both workers ran epochs
+    # both workers ran epochs
+    assert re.search(r"^\[gw0\] ", run.stdout, re.M) and re.search(r"^\[gw1\] ", run.stdout, re.M)
     summary = run.summary()
     for name, actions in PLAN.items():
         entry = summary["exercises"][name]
@@ -129,7 +130,8 @@ def test_rates_agree_in_all_four_outputs(epochs_run: tuple[Run, EpochPlanModel])
         number = rate[-1]
         shown = rows[scope]
         assert close(shown[f"rate_{number}"], exact), (scope, rate)
-        assert (shown[f"rate_{number}_low"], shown[f"rate_{number}_high"]) == (round(figure["low"], 1), round(figure["high"], 1))
+        assert ((shown[f"rate_{number}_low"], shown[f"rate_{number}_high"])
+                == (round(figure["low"], 1), round(figure["high"], 1)))
         cell = html_tables["lc-rates"][scope][3 if number == "1" else 4]
         assert cell == f"{group[f'pass_{number}']} {float(exact):.1f} [{figure['low']:.1f}, {figure['high']:.1f}]", cell
     assert rows["total"]["runs"] == 36 and rows["total"]["n"] == 12
@@ -142,12 +144,14 @@ def test_pass_at_k_and_pass_hat_k_agree_in_all_outputs(epochs_run: tuple[Run, Ep
     shown = epochs_table((run.run_dir / "benchmark_results.txt").read_text())["total"]
     html_epochs = html_summary_tables(run.run_dir / "report.html")["lc-epochs"]["total"]
     for k in (1, 2, 3):
-        for family, exact, label in (("pass_at_k", PASS_AT_K[k], f"pass@{k}"), ("pass_hat_k", PASS_HAT_K[k], f"pass^{k}")):
+        for family, exact, label in (("pass_at_k", PASS_AT_K[k], f"pass@{k}"),
+                                     ("pass_hat_k", PASS_HAT_K[k], f"pass^{k}")):
             if label == "pass^1":
                 continue  # the same as pass@1, shown once
             figure = summary["total"][family][str(k)]
             assert figure["estimate"] == pytest.approx(float(exact) * 100, abs=1e-9), label
-            assert shown[label] == (round(float(exact) * 100, 1), round(figure["low"], 1), round(figure["high"], 1)), label
+            assert shown[label] == (round(float(exact) * 100, 1), round(figure["low"], 1),
+                                    round(figure["high"], 1)), label
             column = ["pass@1", "pass@2", "pass@3", "pass^2", "pass^3"].index(label) + 1
             assert html_epochs[column] == f"{float(exact) * 100:.1f} [{figure['low']:.1f}, {figure['high']:.1f}]", label
 
@@ -167,7 +171,8 @@ def test_intervals_follow_their_definition(epochs_run: tuple[Run, EpochPlanModel
     low, high = figure["percentile"]
     assert low == pytest.approx(100 * ci.low, abs=2.5) and high == pytest.approx(100 * ci.high, abs=2.5)
     p, n, z = figure["estimate"] / 100, figure["n_eff"], 1.959963984540054
-    centre, half = (p + z * z / (2 * n)) / (1 + z * z / n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    centre, half = ((p + z * z / (2 * n)) / (1 + z * z / n),
+                    z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n))
     assert 12 <= n <= 36
     assert figure["low"] == pytest.approx(min(low, 100 * (centre - half)), abs=1e-6)
     assert figure["high"] == pytest.approx(max(high, 100 * (centre + half)), abs=1e-6)
@@ -182,7 +187,8 @@ def test_flaky_exercises_and_epoch_outcomes_in_all_outputs(epochs_run: tuple[Run
     assert sorted(listed) == FLAKY
     for name in FLAKY:
         actions = PLAN[name]
-        assert listed[name] == f"{sum(a != 'nop' for a in actions)}/3 epochs solved ({' '.join(STATUS[a] for a in actions)})"
+        assert listed[name] == (f"{sum(a != 'nop' for a in actions)}/3 epochs solved "
+                                f"({' '.join(STATUS[a] for a in actions)})")
     report = run.run_dir / "report.html"
     assert html_flaky(report) == FLAKY
     rows = html_rows(report)

@@ -168,8 +168,8 @@ def test_bad_input_is_one_line(case: str, tmp_path: Path, capsys: pytest.Capture
     assert main([*args, "--html", str(tmp_path / "b.html")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     expected = {"nothing": "localcode leaderboard: no run directories: give at least one, e.g. 'runs/*'",
-                "no-match": f"localcode leaderboard: no run directories ({tmp_path / 'runs' / '*'} matched no directory): "
-                            "give at least one, e.g. 'runs/*'",
+                "no-match": f"localcode leaderboard: no run directories ({tmp_path / 'runs' / '*'} "
+                            "matched no directory): give at least one, e.g. 'runs/*'",
                 "not-runs": "localcode leaderboard: none of the 1 directories is a localcode run"}[case]
     assert err[-1] == expected and not (tmp_path / "b.html").exists()
 
@@ -180,8 +180,8 @@ def test_glob_and_skipped_directories(tmp_path: Path, capsys: pytest.CaptureFixt
     (tmp_path / "runs" / "empty").mkdir()
     assert main([str(tmp_path / "runs" / "*"), "--html", str(tmp_path / "b.html"), "--md", str(tmp_path / "t.md")]) == 0
     captured = capsys.readouterr()
-    assert captured.err.strip() == (f"localcode leaderboard: skipped {tmp_path / 'runs' / 'empty'}: not a localcode run "
-                                    f"directory: no <language>/<exercise>/.aider.results.json")
+    assert captured.err.strip() == (f"localcode leaderboard: skipped {tmp_path / 'runs' / 'empty'}: "
+                                    f"not a localcode run directory: no <language>/<exercise>/.aider.results.json")
     assert (tmp_path / "t.md").read_text().count("\n| ") == 2  # two rows (after the header lines)
 
 

@@ -14,7 +14,8 @@ from pytest_localcode.report.replay import node_name, result_dirs
 from tests.support.synthetic_results import make_result, write_run
 
 PROVENANCE = {"model": "glm", "agent_config": {"name": "glm", "temperature": 0.2}, "sampling": {"temperature": 0.2},
-              "limits": {"tries": 2, "max_turns": None, "max_tokens": None, "agent_timeout": 900.0, "test_timeout": None},
+              "limits": {"tries": 2, "max_turns": None, "max_tokens": None, "agent_timeout": 900.0,
+                         "test_timeout": None},
               "dataset_commit": "7e0611e", "server": {"model_sha256": "a" * 64}}
 
 
@@ -50,7 +51,8 @@ def test_a_directory_of_shards_stands_for_them(tmp_path: Path) -> None:
     ({"dataset_commit": "0000000"}, "different dataset commits: 7e0611e vs 0000000"),
     ({"server": {"model_sha256": "b" * 64}}, "different model files (sha256 aaaaaaaaaaaa… vs bbbbbbbbbbbb…"),
 ])
-def test_runs_that_differ_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], changes: dict, needle: str) -> None:
+def test_runs_that_differ_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], changes: dict,
+                                      needle: str) -> None:
     a = shard_dir(tmp_path / "a", 0, 2, ["python/proverb"])
     b = shard_dir(tmp_path / "b", 1, 2, ["go/bowling"], **changes)
     line = refused(capsys, str(a), str(b), "--into", str(tmp_path / "m"))

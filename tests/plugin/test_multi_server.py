@@ -83,7 +83,8 @@ def test_each_exercise_stays_on_one_server_and_work_follows_slots(tmp_path: Path
     saved = results(run_dir)
     for name, result in saved.items():  # what we record agrees with what the server saw
         assert port_of(result.provenance["server_url"]) == next(iter(seen[name])), name
-        assert result.provenance["server"]["slots"] == (1 if port_of(result.provenance["server_url"]) == port_of(a.url) else 3)
+        assert result.provenance["server"]["slots"] == (1 if port_of(result.provenance["server_url"]) == port_of(a.url)
+                                                        else 3)
     slots_on_b = {r.provenance["server"]["slot"] for r in saved.values() if r.provenance["server"]["slots"] == 3}
     assert slots_on_b <= {0, 1, 2}
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -193,7 +194,8 @@ def test_servers_two_start_one_per_device_and_share_the_workers(tmp_path: Path, 
     env = managed_env(tmp_path, polyglot, FAKE_LLAMA_LATENCY="0.2")
     config = two_device_config(tmp_path, [{"CUDA_VISIBLE_DEVICES": "0"}, {"CUDA_VISIBLE_DEVICES": "1"}])
     run_dir = tmp_path / "run"
-    proc = pytest_run(tmp_path, polyglot, run_dir, "--servers=2", "-n", "4", "-k", selection(EIGHT), env=env, model=config)
+    proc = pytest_run(tmp_path, polyglot, run_dir, "--servers=2", "-n", "4", "-k", selection(EIGHT), env=env,
+                      model=config)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     starts = jsonl(Path(env["FAKE_LLAMA_ARGV_LOG"]))
     assert sorted(s["cuda"] for s in starts) == ["0", "1"]
@@ -220,7 +222,8 @@ def test_a_managed_server_that_dies_twice_hands_its_work_to_the_other(tmp_path: 
     config = two_device_config(tmp_path, [{"CUDA_VISIBLE_DEVICES": "0", "FAKE_LLAMA_MODE": "die-always",
                                            "FAKE_LLAMA_DIE_AT": "2"}, {"CUDA_VISIBLE_DEVICES": "1"}])
     run_dir = tmp_path / "run"
-    proc = pytest_run(tmp_path, polyglot, run_dir, "--servers=2", "-n", "2", "-k", selection(FOUR), env=env, model=config)
+    proc = pytest_run(tmp_path, polyglot, run_dir, "--servers=2", "-n", "2", "-k", selection(FOUR), env=env,
+                      model=config)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     starts = jsonl(Path(env["FAKE_LLAMA_ARGV_LOG"]))
     assert sorted(s["cuda"] for s in starts) == ["0", "0", "1"]  # server 0 started twice (one restart)
@@ -233,4 +236,5 @@ def test_a_managed_server_that_dies_twice_hands_its_work_to_the_other(tmp_path: 
     lost = {r["exercise"] for r in requests if r["pid"] in dead}
     assert len(lost) == 1  # one exercise tried twice on server 0 (before and after its restart)
     (victim,) = lost
-    assert [r["step"] for r in requests if r["exercise"] == victim and r["pid"] not in dead][:1] == [0]  # redone from the start
+    # redone from the start
+    assert [r["step"] for r in requests if r["exercise"] == victim and r["pid"] not in dead][:1] == [0]

@@ -88,7 +88,8 @@ def test_text_reports_show_the_summary(mixed: Run) -> None:
             shown_rate = (shown[f"rate_{number}"], shown[f"rate_{number}_low"], shown[f"rate_{number}_high"])
             assert shown_rate == (g[f"pass_rate_{number}"], round(figure["low"], 1), round(figure["high"], 1)), name
             html_cell = tables["lc-rates"][name][2 + int(number)]
-            assert html_cell == f"{g[f'pass_{number}']} {figure['estimate']:.1f} [{figure['low']:.1f}, {figure['high']:.1f}]"
+            assert html_cell == (f"{g[f'pass_{number}']} {figure['estimate']:.1f} "
+                                 f"[{figure['low']:.1f}, {figure['high']:.1f}]")
         assert (shown["failed"], shown["errors"]) == (g["failed"], g["errors"]), name
         cost = g["cost"]
         assert shown["prompt"][1] == round(g["prompt_tokens"] / g["exercises"]), name

@@ -39,7 +39,8 @@ def test_text_table_shows_the_summary() -> None:
     total = rows["total"]
     assert (total["n"], total["runs"], total["pass_1"], total["pass_2"]) == (4, 4, 1, 2)
     assert (total["rate_1"], total["rate_1_low"], total["rate_1_high"]) == (25.0, 4.6, 69.9)
-    assert total["prompt"] == (1_264_000 / 2, 1_264_000 / 4) == (632_000, sum(r.totals("prompt_tokens") for r in RESULTS) / 4)
+    assert total["prompt"] == (1_264_000 / 2, 1_264_000 / 4) == (632_000,
+                                                                 sum(r.totals("prompt_tokens") for r in RESULTS) / 4)
     assert "  go/d: model server lost" in text.splitlines()  # under "Errors:", named once
     assert "Aider --stats: pass_rate_1 25.0 [4.6, 69.9]   pass_rate_2 50.0 [15.0, 85.0]" in text
     assert "95% intervals: Wilson score" in text and "Energy: not measured" in text
@@ -55,7 +56,8 @@ def test_outcomes_are_data(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(summary_module, "OUTCOMES", outcomes)
     monkeypatch.setattr(text_module, "OUTCOMES", outcomes)
     status = ExerciseResult.status.fget
-    monkeypatch.setattr(ExerciseResult, "status", property(lambda r: "forged" if r.exercise == "forged1" else status(r)))
+    monkeypatch.setattr(ExerciseResult, "status",
+                        property(lambda r: "forged" if r.exercise == "forged1" else status(r)))
     monkeypatch.setattr(ExerciseResult, "solved_on", property(lambda r: None if r.exercise == "forged1" else
                                                               next((t.number for t in r.tries if t.passed), None)))
     summary = summarize([*RESULTS, extra])

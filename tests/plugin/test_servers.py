@@ -265,7 +265,8 @@ def test_sha_and_version_in_describe(fake_llama: Path, tmp_path: Path) -> None:
 
 def test_devices_give_each_server_its_flags_env_and_slots(fake_llama: Path, tmp_path: Path) -> None:
     devices = ["CUDA1", {"env": {"CUDA_VISIBLE_DEVICES": "3"}, "args": ["-ngl", "0", "--device", "none"], "slots": 5}]
-    one, two = build_servers({**FAKE_CONFIG, "devices": devices}, "fake", count=2, workers=3, alias="f", run_dir=tmp_path)
+    one, two = build_servers({**FAKE_CONFIG, "devices": devices}, "fake", count=2, workers=3, alias="f",
+                             run_dir=tmp_path)
     first, second = one.command(), two.command()
     assert first[first.index("--device") + 1] == "CUDA1" and one.env == {}
     assert first[first.index("--parallel") + 1] == "2"  # its share of 3 workers on 2 servers, rounded up
@@ -288,7 +289,8 @@ def test_one_server_keeps_server_log_and_ports_follow_the_given_one(fake_llama: 
     ("CUDA0", r"server_config.devices must be a list"),
     ([5, "a", "b"], r"server_config.devices\[0\]: expected a device name or an object"),
     ([{"env": {}, "gpu": 1}, "a", "b"], r"server_config.devices\[0\]: expected"),
-    ([{"slots": 0}, "a", "b"], r"server_config.devices\[0\]: env must be an object, args a list, slots a positive number"),
+    ([{"slots": 0}, "a", "b"],
+     r"server_config.devices\[0\]: env must be an object, args a list, slots a positive number"),
 ])
 def test_bad_device_settings_are_one_line(fake_llama: Path, tmp_path: Path, devices: object, message: str) -> None:
     with pytest.raises(ServerError, match=message) as info:
@@ -298,7 +300,8 @@ def test_bad_device_settings_are_one_line(fake_llama: Path, tmp_path: Path, devi
 
 def test_start_all_starts_each_on_its_device_and_stops_them(fake_llama: Path, tmp_path: Path) -> None:
     devices = [{"env": {"CUDA_VISIBLE_DEVICES": "0"}}, {"env": {"CUDA_VISIBLE_DEVICES": "1"}, "slots": 3}]
-    servers = build_servers({**FAKE_CONFIG, "devices": devices}, "fake", count=2, workers=2, alias="f", run_dir=tmp_path)
+    servers = build_servers({**FAKE_CONFIG, "devices": devices}, "fake", count=2, workers=2, alias="f",
+                            run_dir=tmp_path)
     owners = [ServerOwner(server, tmp_path, index=i) for i, server in enumerate(servers)]
     start_all(owners)
     try:
@@ -315,7 +318,8 @@ def test_start_all_starts_each_on_its_device_and_stops_them(fake_llama: Path, tm
 
 def test_start_all_stops_the_started_ones_when_one_fails(fake_llama: Path, tmp_path: Path) -> None:
     devices = ["CUDA0", {"env": {"FAKE_LLAMA_MODE": "exit"}}]
-    servers = build_servers({**FAKE_CONFIG, "devices": devices}, "fake", count=2, workers=2, alias="f", run_dir=tmp_path)
+    servers = build_servers({**FAKE_CONFIG, "devices": devices}, "fake", count=2, workers=2, alias="f",
+                            run_dir=tmp_path)
     owners = [ServerOwner(server, tmp_path, index=i) for i, server in enumerate(servers)]
     with pytest.raises(ServerError, match=r"^server 1 of 2: .*exited with code 3 during start-up") as info:
         start_all(owners)

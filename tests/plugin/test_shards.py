@@ -60,7 +60,8 @@ class Runs:
     merge_output: str
 
 
-def shard_command(dataset: Path, server: ScriptedServer, run_root: Path, index: int) -> tuple[list[str], dict[str, str]]:
+def shard_command(dataset: Path, server: ScriptedServer, run_root: Path,
+                  index: int) -> tuple[list[str], dict[str, str]]:
     """The manifest's harness command for pod ``index``, with this machine's values, plus the selection."""
     site = {"MODEL": AGENT_CONFIG, "SERVER_URL": server.url, "RUN_DIR": str(run_root), "WORKERS": "1",
             "LOCALCODE_EXERCISES": str(dataset)}
@@ -241,7 +242,8 @@ def test_a_killed_shard_resumes_and_merges(runs: Runs, polyglot: Path, tmp_path:
 def test_bad_shard_is_one_line(polyglot: Path, tmp_path: Path, value: str, needle: str) -> None:
     env = {k: v for k, v in environment().items() if k != "JOB_COMPLETION_INDEX"}
     proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--model={AGENT_CONFIG}",
-                           f"--exercises={polyglot}", f"--run-dir={tmp_path / 'run'}", f"--shard={value}", "-k", "proverb"],
+                           f"--exercises={polyglot}", f"--run-dir={tmp_path / 'run'}", f"--shard={value}",
+                           "-k", "proverb"],
                           cwd=PROJECT, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == pytest.ExitCode.USAGE_ERROR, proc.stdout[-2000:] + proc.stderr[-2000:]
     lines = [line for line in proc.stderr.splitlines() if line.startswith("ERROR:")]

@@ -76,9 +76,11 @@ def test_newcombe_paired_is_mirror_symmetric_and_bounded() -> None:
         assert -1.0 <= low <= d <= high <= 1.0
 
 
-@pytest.mark.parametrize(("n", "c", "k"), [(3, 1, 1), (3, 1, 2), (3, 2, 2), (5, 0, 3), (5, 5, 1), (10, 3, 4), (3, 3, 3)])
+@pytest.mark.parametrize(("n", "c", "k"),
+                         [(3, 1, 1), (3, 1, 2), (3, 2, 2), (5, 0, 3), (5, 5, 1), (10, 3, 4), (3, 3, 3)])
 def test_pass_at_k_and_pass_hat_k_match_the_combinatorial_forms(n: int, c: int, k: int) -> None:
-    assert stats.pass_at_k(n, c, k) == pytest.approx(float(1 - Fraction(math.comb(n - c, k), math.comb(n, k))), abs=1e-15)
+    assert stats.pass_at_k(n, c, k) == pytest.approx(float(1 - Fraction(math.comb(n - c, k), math.comb(n, k))),
+                                                     abs=1e-15)
     assert stats.pass_hat_k(n, c, k) == pytest.approx(float(Fraction(math.comb(c, k), math.comb(n, k))), abs=1e-15)
 
 

@@ -38,9 +38,10 @@ def second_engine(docker_engine: Any, tmp_path_factory: pytest.TempPathFactory) 
     root.mkdir()
     url = f"unix://{root}/docker.sock"
     log = open(tmp_path_factory.mktemp("engine2") / "dockerd.log", "wb")  # closed below
-    proc = subprocess.Popen(["dockerd", "--host", url, "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
-                             "--pidfile", str(root / "dockerd.pid"), "--bridge=none", "--iptables=false",
-                             "--ip6tables=false"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(["dockerd", "--host", url, "--data-root", str(root / "data"),
+                             "--exec-root", str(root / "exec"), "--pidfile", str(root / "dockerd.pid"), "--bridge=none",
+                             "--iptables=false", "--ip6tables=false"],
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -84,7 +85,8 @@ def test_runs_go_to_the_engine_docker_host_names(second_engine: str, docker_engi
 
     def ours(client: Any) -> list[dict[str, Any]]:
         events = client.events(since=since, until=until, decode=True,
-                               filters={"type": "container", "event": "create", "label": "localcode.exercise=remote-engine"})
+                               filters={"type": "container", "event": "create",
+                                        "label": "localcode.exercise=remote-engine"})
         return [e for e in events if e["Actor"]["Attributes"].get("localcode.pid") == str(proc.pid)]
 
     remote = docker.DockerClient(base_url=second_engine, timeout=60)

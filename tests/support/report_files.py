@@ -41,7 +41,8 @@ def text_table(text: str) -> dict[str, dict[str, Any]]:
             row: dict[str, Any] = {}
             for key, value in match.groupdict().items():
                 if key != "language":
-                    row[key] = int(value) if key in ("n", "runs", "pass_1", "pass_2", "failed", "errors") else float(value)
+                    row[key] = (int(value) if key in ("n", "runs", "pass_1", "pass_2", "failed", "errors")
+                                else float(value))
             rows.setdefault(match["language"], {}).update(row)
         elif match := COST_ROW.match(line):
             row = {"solved": int(match["solved"]), "attempts": int(match["attempts"])}
@@ -125,7 +126,8 @@ def html_summary_tables(report: Path) -> dict[str, dict[str, list[str]]]:
     for match in re.finditer(r'<table class="lc-table (lc-\w+)">.*?<tbody>(.*?)</tbody></table>', block, re.S):
         rows = {}
         for row in re.finditer(r'<tr data-scope="([^"]+)"[^>]*>(.*?)</tr>', match.group(2), re.S):
-            cells = [html.unescape(re.sub(r"<[^>]+>", "", c)) for c in re.findall(r"<td[^>]*>(.*?)</td>", row.group(2), re.S)]
+            cells = [html.unescape(re.sub(r"<[^>]+>", "", c))
+                     for c in re.findall(r"<td[^>]*>(.*?)</td>", row.group(2), re.S)]
             rows[html.unescape(row.group(1))] = cells
         tables[match.group(1)] = rows
     return tables
