@@ -25,9 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from pytest_localcode import stats
-from pytest_localcode.epochs import result_files
 from pytest_localcode.report.summary import TRY_RATES, summarize
-from pytest_localcode.results import RESULTS_FILE, ExerciseResult, load
+from pytest_localcode.results import RESULTS_FILE, ExerciseResult, load, result_files
 
 ALPHA = 0.05
 VERDICT_RATE = "pass@2"

@@ -10,10 +10,7 @@ result file, so epochs are independent samples and a rerun of an epoch draws the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-from pytest_localcode.results import RESULTS_FILE
 
 EPOCH_PREFIX = "epoch-"
 DEFAULT_SEED = 1
@@ -31,9 +28,3 @@ def epoch_seed(base: int | None, epoch: int) -> int:
 def item_name(slug: str, epoch: int, epochs: int) -> str:
     """The item's name: ``react`` in a one-epoch run, ``react[2]`` for epoch 2 of several."""
     return slug if epochs == 1 else f"{slug}[{epoch}]"
-
-
-def result_files(run_dir: Path) -> Iterator[Path]:
-    """Every exercise result file of a run directory, every epoch, in a stable order."""
-    yield from sorted(run_dir.glob(f"*/*/{RESULTS_FILE}"))
-    yield from sorted(run_dir.glob(f"*/*/{EPOCH_PREFIX}*/{RESULTS_FILE}"))

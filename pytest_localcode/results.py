@@ -12,13 +12,22 @@ import functools
 import json
 import os
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_localcode.epochs import EPOCH_PREFIX
+
 RESULTS_FILE = ".aider.results.json"
 SCHEMA = 1
 STATUSES = ("pass@1", "pass@2", "fail", "error")
+
+
+def result_files(run_dir: Path) -> Iterator[Path]:
+    """Every exercise result file of a run directory, every epoch, in a stable order."""
+    yield from sorted(run_dir.glob(f"*/*/{RESULTS_FILE}"))
+    yield from sorted(run_dir.glob(f"*/*/{EPOCH_PREFIX}*/{RESULTS_FILE}"))
 
 
 @functools.lru_cache(maxsize=1)
