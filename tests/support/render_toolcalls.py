@@ -18,6 +18,7 @@ so a fixture always comes from the revision its SOURCE.md names. Rendering follo
 transformers' chat-template environment (sandboxed Jinja, trim_blocks, lstrip_blocks,
 loopcontrols, a ``tojson`` that does not escape HTML) with its helpers ``raise_exception`` and
 ``strftime_now`` (a fixed date, so fixtures are stable), and ``from_json``, which llama.cpp adds.
+The sandbox lets templates append to lists, as llama.cpp's engine does (Kimi-K2's templates do).
 """
 
 from __future__ import annotations
