@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +158,22 @@ def test_file_body_holding_every_real_sample_round_trips(path: Path, every_sampl
         parsed = parse_content(reply, case_tools("markers_body"), prefer)
         assert parsed is not None and [c.name for c in parsed.calls] == ["write"], f"prefer={prefer}"
         assert parsed.calls[0].arguments["content"] == every_sample_as_text
+
+
+def test_file_bodies_of_random_marker_fragments_round_trip(every_sample_as_text: str) -> None:
+    """Bodies stitched at random (seeded) from fragments of every family's real samples, cut at tag
+    boundaries so that openers, closers and values come apart, written in each family's syntax
+    and read with any family preferred."""
+    rng = random.Random(13)
+    fragments = [f for f in re.split(r"(?<=>)|(?=<)|(?<=\])|(?=\[)|\n", every_sample_as_text) if f.strip()]
+    samples = [load(p) for p in MARKER_SAMPLES]
+    for _ in range(300):
+        body = "".join(rng.choice(fragments) + rng.choice(["", "\n", " "]) for _ in range(rng.randint(2, 40)))
+        family, text, _ = rng.choice(samples)
+        prefer = rng.choice([family, None, *SYNTAXES])
+        parsed = parse_content(_replace_body(text, body), case_tools("markers_body"), prefer)
+        assert parsed is not None and [c.name for c in parsed.calls] == ["write"], (family, prefer, body)
+        assert parsed.calls[0].arguments["content"] == body, (family, prefer, body)
 
 
 @pytest.mark.parametrize(
