@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -22,12 +23,21 @@ from pytest_localcode.epochs import EPOCH_PREFIX
 RESULTS_FILE = ".aider.results.json"
 SCHEMA = 1
 STATUSES = ("pass@1", "pass@2", "fail", "error")
+# Aider's benchmark counts "lazy" placeholder comments (``# ... rest unchanged ...``) in what the
+# model wrote with this pattern; ours is applied to the added lines of the solution diff.
+LAZY_COMMENT = re.compile(r"^[+]? *[#].* [.][.][.] ", re.MULTILINE)
 
 
 def result_files(run_dir: Path) -> Iterator[Path]:
     """Every exercise result file of a run directory, every epoch, in a stable order."""
     yield from sorted(run_dir.glob(f"*/*/{RESULTS_FILE}"))
     yield from sorted(run_dir.glob(f"*/*/{EPOCH_PREFIX}*/{RESULTS_FILE}"))
+
+
+def lazy_comments(diff: str) -> int:
+    """Aider's count of placeholder comments, over the lines the solution diff adds."""
+    added = "\n".join(line for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++"))
+    return len(LAZY_COMMENT.findall(added))
 
 
 @functools.lru_cache(maxsize=1)
@@ -143,7 +153,7 @@ class ExerciseResult:
             "num_malformed_responses": int(self.totals("malformed_responses")),
             "syntax_errors": sum(int(t.tests.get("syntax_errors", 0)) for t in self.tries),
             "indentation_errors": sum(int(t.tests.get("indentation_errors", 0)) for t in self.tries),
-            "lazy_comments": 0,
+            "lazy_comments": lazy_comments(self.solution_diff),
             "reasoning_effort": self.provenance.get("reasoning_effort"),
             "prompt_tokens": int(self.totals("prompt_tokens")),
             "completion_tokens": int(self.totals("completion_tokens")),

@@ -13,7 +13,7 @@ import pytest
 from pytest_localcode.report.html import details_html, row_cells
 from pytest_localcode.report.summary import summarize
 from pytest_localcode.report.text import render
-from pytest_localcode.results import RESULTS_FILE, ExerciseResult, load, save, write_atomic
+from pytest_localcode.results import RESULTS_FILE, ExerciseResult, lazy_comments, load, save, write_atomic
 from tests.support.report_files import text_table
 from tests.support.synthetic_results import make_result
 
@@ -126,3 +126,11 @@ def test_unreadable_result_is_rerun(tmp_path: Path) -> None:
     assert load(tmp_path) is None
     (tmp_path / RESULTS_FILE).write_text('{"testcase": "x", "localcode": {')  # cut short
     assert load(tmp_path) is None
+
+
+def test_lazy_comments_count_placeholders_the_solution_adds() -> None:
+    """Aider's pattern, on added lines only: context and removed lines don't count."""
+    diff = ("--- a/x.py\n+++ b/x.py\n@@ -1,3 +1,4 @@\n # ... kept as it was ... \n-    # ... old ... \n"
+            "+    # ... rest of the method unchanged ... \n+def f():  # fine\n+# ... more code ... \n")
+    assert lazy_comments(diff) == 2
+    assert lazy_comments("") == 0
