@@ -1,0 +1,100 @@
+"""Harness canaries: two tests with per-run random names added to the grading copy's test files.
+
+One must pass and one must fail, both written with the language's ordinary assertions and placed
+where a solution's tampering reaches them (the same test module, binary or package). The
+must-fail one multiplies two random numbers and compares the product with a wrong value, so its
+failure message carries the product: a report where it passed, where it failed without that
+number, or where the canaries are missing although the exercise's own tests ran, was not written
+by an honest test run. Names and numbers change every run; nothing a solution saw before grading
+predicts them.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pytest_localcode.languages import CanaryRule, fill
+
+
+@dataclass
+class Planted:
+    """The ids written into the test files (each canary test's name contains its id)."""
+
+    must_pass: list[str] = field(default_factory=list)
+    must_fail: list[str] = field(default_factory=list)
+    proof: str = ""  # the product: the must-fail canaries' failure messages contain it
+    files: list[str] = field(default_factory=list)  # files written or extended
+
+
+@dataclass
+class Canaries:
+    """The canaries' names as the test names reader (and so the report) spells them."""
+
+    must_pass: list[str]
+    must_fail: list[str]
+    proof: str
+
+    @property
+    def names(self) -> set[str]:
+        return set(self.must_pass) | set(self.must_fail)
+
+
+def plant(rule: CanaryRule, root: Path, name_files: list[str]) -> Planted:
+    """Write the canaries into the grading copy at ``root`` (``name_files`` are its test files)."""
+    a, b = 100_000 + secrets.randbelow(900_000), 100_000 + secrets.randbelow(900_000)
+    product = a * b
+    planted = Planted(proof=str(product))
+    captures = {}
+    first = (root / name_files[0]).read_text(encoding="utf-8", errors="replace") if name_files else ""
+    for key, pattern in rule.captures.items():
+        m = re.search(pattern, first, re.M)
+        captures[key] = m.group(1) if m else ""
+
+    def code(token: str) -> str:
+        ids = [secrets.token_hex(4), secrets.token_hex(4)]
+        failing = secrets.randbelow(2)
+        wrong = product + 1 + secrets.randbelow(999)
+        planted.must_fail.append(ids[failing])
+        planted.must_pass.append(ids[1 - failing])
+        expected = [str(wrong if n == failing else product) for n in range(2)]
+        values = {**captures, "token": token, "first": ids[0], "second": ids[1], "a": str(a), "b": str(b),
+                  "first_expected": expected[0], "second_expected": expected[1]}
+        return fill(rule.template, values)
+
+    if rule.place == "file":
+        token = secrets.token_hex(4)
+        rel = fill(rule.path, {"token": token})
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(code(token), encoding="utf-8")
+        planted.files.append(rel)
+        return planted
+    for rel in name_files:
+        path = root / rel
+        text = path.read_text(encoding="utf-8")
+        block = code(secrets.token_hex(4))
+        m = re.search(rule.pattern, text, re.M) if rule.place == "before" else None
+        if m:
+            text = text[: m.start()] + block.rstrip("\n") + "\n\n" + text[m.start() :]
+        else:
+            text = text.rstrip("\n") + "\n\n" + block
+        path.chmod(path.stat().st_mode | 0o200)  # the copy keeps the dataset's modes (maybe read-only)
+        path.write_text(text, encoding="utf-8")
+        planted.files.append(rel)
+    return planted
+
+
+def split(names: list[str], planted: Planted) -> tuple[list[str], Canaries]:
+    """(the exercise's own test names, the canaries' names) from every name read after planting."""
+    own, must_pass, must_fail = [], [], []
+    for name in names:
+        if any(i in name for i in planted.must_fail):
+            must_fail.append(name)
+        elif any(i in name for i in planted.must_pass):
+            must_pass.append(name)
+        else:
+            own.append(name)
+    return own, Canaries(must_pass, must_fail, planted.proof)
