@@ -25,8 +25,8 @@ COLUMNS = (  # (sort key, title, title tooltip)
 )
 MESSAGE_CHARS = 3000
 TRANSCRIPT_CHARS = 150_000
-OUTCOME_COLOURS = {"pass@1": "#2e7d32", "pass@2": "#558b2f", "fail": "#c62828", "error": "#ef6c00"}
-OUTCOME_ORDER = {"pass@1": 0, "pass@2": 1, "fail": 2, "error": 3}
+OUTCOME_COLOURS = {"pass@1": "#2e7d32", "pass@2": "#558b2f", "fail": "#c62828", "forged": "#6a1b9a", "error": "#ef6c00"}
+OUTCOME_ORDER = {"pass@1": 0, "pass@2": 1, "fail": 2, "forged": 3, "error": 4}
 
 
 def sort_key(value: float) -> str:
@@ -97,6 +97,12 @@ def details_html(result: ExerciseResult) -> str:
     blocks = [f'<div class="lc-details"><ul>{tries}</ul>']
     if result.error:
         blocks.append(f"<p><b>Error:</b> {html.escape(result.error)}</p>")
+    forgery = result.forgery()
+    if forgery:
+        checks = "".join(f"<li>{html.escape(c)}</li>" for c in forgery["checks"])
+        files = ", ".join(html.escape(f) for f in forgery["suspicious_files"]) or "(none named)"
+        blocks.append(f'<div class="lc-forgery"><p><b>Forged (try {forgery["try"]}): the grader was tampered with.</b> '
+                      f"Failed checks:</p><ul>{checks}</ul><p><b>Suspicious files:</b> {files} (see the solution diff)</p></div>")
     if result.refused_paths:
         shown = ", ".join(html.escape(p) for p in result.refused_paths[:50])
         blocks.append(f"<p><b>Refused access attempts ({len(result.refused_paths)}):</b> {shown}</p>")

@@ -37,6 +37,7 @@ def exercise_row(result: ExerciseResult) -> dict[str, Any]:
         "test_seconds": round(sum(t.test_seconds for t in result.tries), 3),
         "test_timeouts": sum(1 for t in result.tries if t.tests.get("timed_out")),
         "refused_paths": len(result.refused_paths),
+        "forgery": result.forgery(),
     }
     last = result.tries[-1].tests if result.tries else {}
     for key in ("defined", "executed", "passed", "failed"):
@@ -81,6 +82,7 @@ def group(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "pass_rate_2": pct(pass2, n),
         "solved_any": sum(1 for r in rows if r["solved_on"] is not None),
         "failed": sum(1 for r in rows if r["status"] == "fail"),
+        "forged": sum(1 for r in rows if r["status"] == "forged"),
         "errors": sum(1 for r in rows if r["status"] == "error"),
         "wall_seconds": round(sum(r["wall_seconds"] for r in rows), 3),
         "agent_seconds": round(sum(r["agent_seconds"] for r in rows), 3),

@@ -10,6 +10,7 @@ COLUMNS = (
     ("pass@1", 13, "{}"),
     ("pass@2", 13, "{}"),
     ("fail", 5, "{:d}"),
+    ("forged", 6, "{:d}"),
     ("error", 5, "{:d}"),
     ("s/ex", 7, "{:.1f}"),
     ("prompt tok", 11, "{:,d}"),
@@ -28,6 +29,7 @@ def _row(name: str, g: dict[str, Any]) -> str:
         f"{g['pass_1']} ({g['pass_rate_1']:.1f}%)",
         f"{g['pass_2']} ({g['pass_rate_2']:.1f}%)",
         g["failed"],
+        g["forged"],
         g["errors"],
         g["seconds_per_exercise"],
         int(g["prompt_tokens"]),
@@ -100,6 +102,13 @@ def render(summary: dict[str, Any], provenance: dict[str, Any]) -> str:
         lines.append("Sampling: " + ", ".join(f"{k}={v}" for k, v in sampling.items()))
     lines.append(f"Sandbox: {provenance.get('sandbox')}   Commit: {provenance.get('git_commit') or 'unknown'}   "
                  f"Machine: {provenance.get('machine', {}).get('cpu', '?')}, {provenance.get('machine', {}).get('cpus')} cores")
+    forged = [(name, row["forgery"]) for name, row in summary["exercises"].items() if row.get("forgery")]
+    if forged:
+        lines.append("")
+        lines.append("Forged (the grader was tampered with; counted as failures):")
+        for name, evidence in forged[:30]:
+            files = ", ".join(evidence["suspicious_files"][:5])
+            lines.append(f"  {name}: {(evidence['checks'] or ['?'])[0]}" + (f" [files: {files}]" if files else ""))
     errors = [(name, row["error"]) for name, row in summary["exercises"].items() if row["error"]]
     if errors:
         lines.append("")

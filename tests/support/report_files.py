@@ -14,10 +14,10 @@ from typing import Any
 
 TABLE_ROW = re.compile(
     r"^(?P<language>\S+)\s+(?P<n>\d+)\s+(?P<pass_1>\d+) \((?P<rate_1>[\d.]+)%\)\s+(?P<pass_2>\d+) \((?P<rate_2>[\d.]+)%\)"
-    r"\s+(?P<failed>\d+)\s+(?P<errors>\d+)\s+(?P<s_per_ex>[\d.]+)\s+(?P<prompt>[\d,]+)\s+(?P<completion>[\d,]+)"
+    r"\s+(?P<failed>\d+)\s+(?P<forged>\d+)\s+(?P<errors>\d+)\s+(?P<s_per_ex>[\d.]+)\s+(?P<prompt>[\d,]+)\s+(?P<completion>[\d,]+)"
     r"\s+(?P<prefill>[\d.]+)\s+(?P<decode>[\d.]+)\s+(?P<tool_calls>\d+)\s+(?P<tool_errors>\d+)$"
 )
-INT_FIELDS = ("n", "pass_1", "pass_2", "failed", "errors", "prompt", "completion", "tool_calls", "tool_errors")
+INT_FIELDS = ("n", "pass_1", "pass_2", "failed", "forged", "errors", "prompt", "completion", "tool_calls", "tool_errors")
 
 
 def text_table(text: str) -> dict[str, dict[str, Any]]:
