@@ -1,12 +1,15 @@
-"""Harness canaries: two tests with per-run random names added to the grading copy's test files.
+"""Harness canaries: tests with per-run random names added to the grading copy's test files.
 
-One must pass and one must fail, both written with the language's ordinary assertions and placed
-where a solution's tampering reaches them (the same test module, binary or package). The
-must-fail one multiplies two random numbers and compares the product with a wrong value, so its
-failure message carries the product: a report where it passed, where it failed without that
-number, or where the canaries are missing although the exercise's own tests ran, was not written
-by an honest test run. Names and numbers change every run; nothing a solution saw before grading
-predicts them.
+For each assertion form the language's tests use, one canary must pass and one must fail, written
+with that ordinary assertion and placed where a solution's tampering reaches them (the same test
+module, binary or package). They multiply two random numbers; the must-fail ones compare the
+product with a wrong value, so their failure messages carry the product. A report where one
+passed, failed without that number, or where the canaries are missing although the exercise's
+own tests ran, was not written by an honest test run. Names and numbers change every run; nothing
+a solution saw before grading predicts them.
+
+A template names its tests ``{pass}``, ``{fail}``, ``{pass2}``, ``{fail2}``… (each becomes a random
+id) and uses ``{a}``, ``{b}``, ``{product}``, ``{wrong}``, ``{token}`` and the rule's captures.
 """
 
 from __future__ import annotations
@@ -42,6 +45,9 @@ class Canaries:
         return set(self.must_pass) | set(self.must_fail)
 
 
+ROLE = re.compile(r"\{((?:pass|fail)\d*)\}")
+
+
 def plant(rule: CanaryRule, root: Path, name_files: list[str]) -> Planted:
     """Write the canaries into the grading copy at ``root`` (``name_files`` are its test files)."""
     a, b = 100_000 + secrets.randbelow(900_000), 100_000 + secrets.randbelow(900_000)
@@ -53,15 +59,14 @@ def plant(rule: CanaryRule, root: Path, name_files: list[str]) -> Planted:
         m = re.search(pattern, first, re.M)
         captures[key] = m.group(1) if m else ""
 
+    wrong = product + 1 + secrets.randbelow(999)
+    roles = sorted(set(ROLE.findall(rule.template)))
+
     def code(token: str) -> str:
-        ids = [secrets.token_hex(4), secrets.token_hex(4)]
-        failing = secrets.randbelow(2)
-        wrong = product + 1 + secrets.randbelow(999)
-        planted.must_fail.append(ids[failing])
-        planted.must_pass.append(ids[1 - failing])
-        expected = [str(wrong if n == failing else product) for n in range(2)]
-        values = {**captures, "token": token, "first": ids[0], "second": ids[1], "a": str(a), "b": str(b),
-                  "first_expected": expected[0], "second_expected": expected[1]}
+        values = {**captures, "token": token, "a": str(a), "b": str(b), "product": str(product), "wrong": str(wrong)}
+        for role in roles:
+            values[role] = secrets.token_hex(4)
+            (planted.must_fail if role.startswith("fail") else planted.must_pass).append(values[role])
         return fill(rule.template, values)
 
     if rule.place == "file":

@@ -205,6 +205,9 @@ def _canary(raw: Any, where: str) -> CanaryRule | None:
         raise ConfigError(f"{where}: canary needs 'template' and 'place' (append, before or file)")
     if place == "before" and not raw.get("pattern") or place == "file" and not raw.get("path"):
         raise ConfigError(f"{where}: canary place '{place}' needs {'pattern' if place == 'before' else 'path'}")
+    roles = set(re.findall(r"\{((?:pass|fail)\d*)\}", str(raw["template"])))
+    if not any(r.startswith("pass") for r in roles) or not any(r.startswith("fail") for r in roles):
+        raise ConfigError(f"{where}: the canary template needs tests named {{pass}} and {{fail}} (one must pass, one must fail)")
     captures = {str(k): _regex(str(v), where, "canary.captures") for k, v in (raw.get("captures") or {}).items()}
     return CanaryRule(place=place, template=str(raw["template"]), pattern=_regex(raw.get("pattern", ""), where, "canary.pattern"),
                       path=raw.get("path", ""), captures=captures)

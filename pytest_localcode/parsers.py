@@ -94,9 +94,12 @@ def junit_xml(path: Path, output: str) -> Report | None:
         failure = case.find("failure")
         error = case.find("error")
         problem = failure if failure is not None else error
-        if error is not None and not classname and "collection failure" in (error.get("message") or ""):
-            # pytest: a test module that could not be imported is an <error> without a test case
-            report.load_errors.append(f"{name}: {_one_line(error.text or error.get('message', ''))}")
+        message = (error.get("message") or "") if error is not None else ""
+        if error is not None and (not classname and "collection failure" in message
+                                  or (classname, name, message) == ("pytest", "internal", "internal error")):
+            # pytest: a test module that could not be imported, or pytest's own crash, is an <error>
+            # without a test case
+            report.load_errors.append(f"{classname or name}: {_one_line(error.text or message)}")
             continue
         if name.endswith("()"):  # JUnit: "method()"
             name = name[:-2]

@@ -48,6 +48,17 @@ def _quote(names: list[str]) -> str:
     return shown + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN else "")
 
 
+def _canary_unproven(report: Report, canaries: Canaries) -> str:
+    """Why the canaries do not vouch for this run ("" when every one is there, as it must be)."""
+    found = {c.name: c for c in report.cases if c.name in canaries.names}
+    absent = [n for n in [*canaries.must_pass, *canaries.must_fail] if n not in found]
+    if absent:
+        return f"the harness canaries did not run ({_quote(absent)})"
+    if any(canaries.proof not in found[n].message for n in canaries.must_fail):
+        return "a harness canary's failure message was cut off"
+    return ""
+
+
 def _canary_findings(report: Report, canaries: Canaries, ran_own: int, crashed: bool) -> list[str]:
     findings = []
     seen = Counter(c.name for c in report.cases if c.name in canaries.names)
@@ -122,6 +133,10 @@ def classify(report: Report | None, defined: list[str], canaries: Canaries | Non
         return _forged(forgery, verdict)
     if report.problem:
         return _with(verdict, "fail", f"test report unreadable: {report.problem}")
+    unproven = _canary_unproven(report, canaries) if canaries is not None and report.cases else ""
+    if not report.cases and facts.exit_code != 0:  # not even a canary ran: the tests did not build or load
+        cause = report.load_errors[0] if report.load_errors else "out of memory" if facts.oom else f"exit {facts.exit_code}"
+        return _with(verdict, "build_error", f"no test ran: the tests did not build or load ({cause})")
     if counts.failed:
         return _with(verdict, "fail", f"{counts.failed} of {total} tests failed ({_quote(counts.failed_names)})")
     if missing:
@@ -131,6 +146,8 @@ def classify(report: Report | None, defined: list[str], canaries: Canaries | Non
         return _with(verdict, "fail", f"{len(missing)} of {total} defined tests did not run: {_quote(missing)}")
     if facts.oom:
         return _with(verdict, "fail", "killed: out of memory")
+    if unproven:  # only a crash gets here (else it is forged): a run the canaries do not vouch for never passes
+        return _with(verdict, "fail", f"{unproven}: the test process crashed (exit {facts.exit_code})")
     # With canaries the command fails by design (one of them must); the report says the rest.
     if facts.exit_code != 0 and canaries is None:
         return _with(verdict, "fail", f"all {total} tests passed but the test command exited {facts.exit_code}")

@@ -34,8 +34,9 @@ def test_canaries_are_read_like_tests_and_change_every_run(polyglot: Path, tmp_p
         after = read_names(rule.reader, root, Grader._name_files(ex, conf, root), rule.options)
         own, canaries = split(after, planted)
         assert own == before
-        pairs = 1 if conf.canary.place == "file" else len(Grader._name_files(ex, conf, ex.path))
-        assert len(canaries.must_pass) == len(canaries.must_fail) == pairs
+        files = 1 if conf.canary.place == "file" else len(Grader._name_files(ex, conf, ex.path))
+        forms = conf.canary.template.count("{fail")  # one must-pass and one must-fail per assertion form
+        assert forms >= 1 and len(canaries.must_pass) == len(canaries.must_fail) == files * forms
         assert int(canaries.proof) > 10**10
         names_seen.append(canaries.names)
         for rel in planted.files:  # the exercise's own text is kept whole

@@ -76,6 +76,18 @@ def test_javascript_configuration_files_are_tampering(polyglot: Path, tmp_path: 
     ("rust", "bowling", "src/lib.rs", "#[macro_export]\nmacro_rules! assert_eq { ($($t:tt)*) => {} }\n", True),
     ("rust", "bowling", "src/lib.rs", "#[used]\n#[link_section = \".init_array\"]\nstatic INIT: fn() = f;\nfn f() {}\n", True),
     ("rust", "bowling", "src/lib.rs", "pub fn assert_valid() {}\n", False),
+    ("rust", "bowling", "src/lib.rs", "pub fn Some<T>(_: T) -> Anything { Anything }\n", True),
+    ("rust", "bowling", "src/lib.rs", "pub type Result<T> = std::result::Result<T, Error>;\n", False),
+    ("rust", "bowling", "src/lib.rs", "pub fn roll() { std::process::exit(0) }\n", True),
+    ("python", "wordy", "wordy.py", "import unittest\nunittest.TestCase.assertEqual = print\n", True),
+    ("python", "wordy", "wordy.py", "import os\n\ndef answer(q):\n    os._exit(0)\n", True),
+    ("python", "wordy", "wordy.py", "import re\n\ndef answer(q):\n    return int(re.sub('x', '', q))\n", False),
+    ("javascript", "pig-latin", "pig-latin.js", "expect.extend({});\nexport const translate = (w) => w;\n", True),
+    ("javascript", "pig-latin", "pig-latin.js", "Object.is = () => true;\n", True),
+    ("javascript", "pig-latin", "pig-latin.js", "String.prototype.pig = function () { return this; };\nconst same = a === b;\n", False),
+    ("go", "bowling", "bowling.go", "package bowling\n\nimport (\n\t\"os\"\n)\n\nfunc init() { os.Exit(0) }\n", True),
+    ("java", "bowling", "src/main/java/BowlingGame.java", "class BowlingGame { static { System.exit(0); } }\n", True),
+    ("cpp", "space-age", "space_age.cpp", "#include <unistd.h>\nstruct F { F() { _exit(0); } } f;\n", True),
 ])
 def test_content_that_reaches_into_the_test_framework(polyglot: Path, tmp_path: Path, language: str, slug: str,
                                                       path: str, text: str, flagged: bool) -> None:

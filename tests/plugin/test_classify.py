@@ -59,8 +59,11 @@ def test_fewer_tests_ran_is_a_fail_with_the_names_not_a_harness_error() -> None:
 def test_nothing_ran_because_the_module_did_not_load() -> None:
     r = Report(load_errors=["proverb_test: ImportError: no module proverb"])
     v = verdict(r, exit_code=2)
-    assert v.outcome == "fail" and v.reason == "none of the 3 defined tests ran (proverb_test: ImportError: no module proverb)"
+    assert v.outcome == "build_error"
+    assert v.reason == "no test ran: the tests did not build or load (proverb_test: ImportError: no module proverb)"
     assert v.forgery == []  # absent canaries are no evidence when nothing ran
+    # go test -json reports a build failure as events without a test
+    assert verdict(Report(), exit_code=1).reason == "no test ran: the tests did not build or load (exit 1)"
 
 
 def test_no_report() -> None:
@@ -123,6 +126,16 @@ def test_crash_explains_missing_canaries() -> None:
     # libtest prints failure messages at the end: a binary that aborted never printed the canary's
     cut = report({"t.a": "passed"}, canaries="no-proof", problem="the test process of demo ended before reporting")
     assert verdict(cut, exit_code=101).outcome == "fail"
+
+
+def test_a_run_the_canaries_do_not_vouch_for_never_passes() -> None:
+    """A complete report of passes with the canaries absent and a signal's exit status is what a
+    solution writes before killing its own process: a fail (not forged: real crashes look alike)."""
+    v = verdict(report(ALL_PASS, canaries="none"), exit_code=139)
+    assert v.outcome == "fail" and v.forgery == []
+    assert v.reason.startswith("the harness canaries did not run (") and "crashed (exit 139)" in v.reason
+    cut_message = verdict(report(ALL_PASS, canaries="no-proof"), exit_code=134)
+    assert cut_message.outcome == "fail" and "message was cut off" in cut_message.reason
 
 
 def test_tampering_files_make_any_run_forged() -> None:

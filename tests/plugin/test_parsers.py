@@ -55,6 +55,13 @@ def test_junit_collection_error_is_a_load_error_not_a_test(tmp_path: Path) -> No
     assert report.load_errors == ["proverb_test: ImportError: cannot import name 'proverb'"]
 
 
+def test_junit_pytest_internal_error_is_a_load_error(tmp_path: Path) -> None:
+    xml = ('<testsuites><testsuite name="pytest" errors="1"><testcase classname="pytest" name="internal">'
+           '<error message="internal error">SystemExit: 0</error></testcase></testsuite></testsuites>')
+    report = junit_xml(write(tmp_path, "junit.xml", xml), "")
+    assert report is not None and report.cases == [] and report.load_errors == ["pytest: SystemExit: 0"]
+
+
 def test_junit_missing_empty_truncated(tmp_path: Path) -> None:
     assert junit_xml(tmp_path / "absent.xml", "") is None
     empty = junit_xml(write(tmp_path, "empty.xml", ""), "")
