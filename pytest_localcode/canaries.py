@@ -30,6 +30,7 @@ class Planted:
     must_fail: list[str] = field(default_factory=list)
     proof: str = ""  # the product: the must-fail canaries' failure messages contain it
     files: list[str] = field(default_factory=list)  # files written or extended
+    markers: list[str] = field(default_factory=list)  # ids, tokens and numbers: what the test output shows of them
 
 
 @dataclass
@@ -62,11 +63,15 @@ def plant(rule: CanaryRule, root: Path, name_files: list[str]) -> Planted:
     wrong = product + 1 + secrets.randbelow(999)
     roles = sorted(set(ROLE.findall(rule.template)))
 
+    planted.markers += [str(product), str(wrong)]
+
     def code(token: str) -> str:
+        planted.markers.append(token)
         values = {**captures, "token": token, "a": str(a), "b": str(b), "product": str(product), "wrong": str(wrong)}
         for role in roles:
             values[role] = secrets.token_hex(4)
             (planted.must_fail if role.startswith("fail") else planted.must_pass).append(values[role])
+            planted.markers.append(values[role])
         return fill(rule.template, values)
 
     if rule.place == "file":
@@ -103,3 +108,28 @@ def split(names: list[str], planted: Planted) -> tuple[list[str], Canaries]:
         else:
             own.append(name)
     return own, Canaries(must_pass, must_fail, planted.proof)
+
+
+# Where one runner's report of a test starts in its console output (pytest, jest, go, libtest,
+# the JUnit console launcher): a canary's block ends at the next of these.
+BLOCK_START = re.compile(
+    r"^\s*(_{3,}|={3,}|-{3,}|●|✕|✓|√|×|\S+\.\w+::\S+|test \S+ \.\.\.|(FAILED|PASSED|ERROR|FAIL|PASS|ok)\b|"
+    r"=== (RUN|PAUSE|CONT)|failures:|JUnit Jupiter:|\[\s*\d+ tests? |(Tests?|Test Suites):|\d+ (failed|passed|errors?)\b)"
+)
+
+
+def scrub(output: str, markers: list[str]) -> str:
+    """The test output without the canaries' blocks: what the model reads before its next try
+    (the canaries are the harness's, not failures for it to fix)."""
+    if not markers:
+        return output
+    kept, skipping = [], False
+    for line in output.splitlines(keepends=True):
+        if any(m in line for m in markers):
+            skipping = True
+            continue
+        if skipping and BLOCK_START.match(line):
+            skipping = False
+        if not skipping:
+            kept.append(line)
+    return "".join(kept)

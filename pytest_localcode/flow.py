@@ -109,7 +109,7 @@ def run_exercise(
                 break
             if last.ok or solver.deterministic:
                 break
-            prompt = retry_prompt(ex, clean_output(last.output, last.workdir, ex.slug))
+            prompt = retry_prompt(ex, clean_output(last.output_for_model, last.workdir, ex.slug))
     except BaseException as exc:
         # Ctrl-C, a lost server…: the saved result is marked incomplete so a resume redoes it.
         result.error = f"interrupted: {type(exc).__name__}: {exc}".strip(": ")

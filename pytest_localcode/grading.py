@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_localcode.canaries import Canaries, plant, split
+from pytest_localcode.canaries import Canaries, Planted, plant, scrub, split
 from pytest_localcode.carry import CarryPlan
 from pytest_localcode.errors import DatasetError
 from pytest_localcode.exercises import Exercise, matches_any
@@ -55,6 +55,12 @@ class TestRun:
     reason: str = ""
     output: str = ""
     workdir: str = ""  # the grading copy's path as the test command saw it (scrubbed from output)
+    canary_markers: list[str] = field(default_factory=list)  # what the output shows of the canaries
+
+    @property
+    def output_for_model(self) -> str:
+        """The output without the harness canaries' failures (they are not the model's to fix)."""
+        return scrub(self.output, self.canary_markers)
 
     @property
     def ok(self) -> bool:
@@ -62,8 +68,8 @@ class TestRun:
 
     def summary(self) -> dict[str, Any]:
         data = asdict(self)
-        data.pop("output")
-        data.pop("workdir")
+        for internal in ("output", "workdir", "canary_markers"):
+            data.pop(internal)
         return data
 
 
@@ -156,11 +162,12 @@ class Grader:
             if override and override.mutants:
                 return self._grade_mutants(ex, conf, sandbox, grade_dir, copy)
             try:
-                defined, canaries = self._names(ex, conf, grade_dir, copy)
+                defined, canaries, planted = self._names(ex, conf, grade_dir)
             except NamesError as exc:
                 verdict = Verdict("error", f"harness error: cannot read the exercise's test names: {exc}")
                 return test_run(verdict, 0, sandbox.workdir, "", 0.0, copy.carry)
             run = self._run_once(ex, conf, sandbox, grade_dir, copy, defined, canaries)
+            run.canary_markers = planted.markers if planted else []
             if override and override.require_change and run.ok and solution_unchanged(ex, conf, grade_dir, copy):
                 run.outcome = "fail"
                 run.reason = ("solution unchanged: this refactoring exercise's stub already passes, and the graded "
@@ -177,18 +184,18 @@ class Grader:
         return sorted(p.relative_to(grade_dir).as_posix() for p in grade_dir.glob(rule.glob or "") if p.is_file()
                       and not matches_any(p.relative_to(grade_dir).as_posix(), (f"{conf.results_dir}/**",)))
 
-    def _names(self, ex: Exercise, conf: LanguageConf, grade_dir: Path, copy: GradingCopy) -> tuple[list[str], Canaries | None]:
+    def _names(self, ex: Exercise, conf: LanguageConf, grade_dir: Path) -> tuple[list[str], Canaries | None, Planted | None]:
         """The exercise's own test names, and the canaries planted next to them."""
         files = self._name_files(ex, conf, grade_dir)
         if conf.canary is None:
-            return read_names(conf.test_names.reader, grade_dir, files, conf.test_names.options), None
+            return read_names(conf.test_names.reader, grade_dir, files, conf.test_names.options), None, None
         planted = plant(conf.canary, grade_dir, files)
         names = read_names(conf.test_names.reader, grade_dir, self._name_files(ex, conf, grade_dir), conf.test_names.options)
         defined, canaries = split(names, planted)
         if len(canaries.must_pass) != len(planted.must_pass) or len(canaries.must_fail) != len(planted.must_fail):
             raise NamesError(f"the harness canaries written into {', '.join(planted.files)} were not found by the "
                              f"{conf.test_names.reader} name reader (check canary in exercises_conf/{conf.language}.yaml)")
-        return defined, canaries
+        return defined, canaries, planted
 
     def _script(self, ex: Exercise, conf: LanguageConf, sandbox: Sandbox, tests: tuple[str, ...], report_dir: str = "") -> str:
         """The test command, preceded by the language's environment."""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_localcode.canaries import plant, split
+from pytest_localcode.canaries import plant, scrub, split
 from pytest_localcode.exercises import load_exercise
 from pytest_localcode.grading import Grader
 from pytest_localcode.languages import LANGUAGES, load_language
@@ -56,3 +56,20 @@ def test_cpp_canaries_come_before_the_first_test_case(polyglot: Path, tmp_path: 
     text = (tmp_path / "g" / "space_age_test.cpp").read_text()
     assert text.index('TEST_CASE("localcode') < text.index('TEST_CASE("age_in_seconds")')
     assert text.index('#include "space_age.h"') < text.index('TEST_CASE("localcode')
+
+
+def test_the_model_never_reads_the_canaries() -> None:
+    """Their failures are the harness's: the output before the next try leaves their blocks out."""
+    output = (
+        "FFF\n"
+        "______ LocalcodeCanaryab12.test_cd34 ______\n\n    def test_cd34(self):\n>       self.assertEqual(1, 2)\n"
+        "E       AssertionError: 80779853376 != 80779853377\n\n"
+        "______ ProverbTest.test_one ______\n\n>       self.assertEqual(proverb(), 'x')\nE       TypeError\n"
+        "FAILED proverb_test.py::LocalcodeCanaryab12::test_cd34 - AssertionError\n"
+        "FAILED proverb_test.py::ProverbTest::test_one - TypeError\n"
+        "2 failed in 0.1s\n"
+    )
+    scrubbed = scrub(output, ["ab12", "cd34", "80779853376", "80779853377"])
+    assert "ab12" not in scrubbed and "8077985337" not in scrubbed
+    assert "ProverbTest.test_one" in scrubbed and "TypeError" in scrubbed and "FAILED proverb_test.py::ProverbTest::test_one" in scrubbed
+    assert scrubbed.endswith("2 failed in 0.1s\n")
