@@ -168,7 +168,14 @@ EVIDENCE = {
     "java/pig-latin": "declares a class in a package that the test libraries or the JDK own",
     "cpp/space-age": "which must fail, passed",
     "cpp/allergies": "includes the test framework into the solution",
+    # no content rule names these: the run gives them away
+    "python/pig-latin": "which must fail, passed",
+    "javascript/sum-of-multiples": "which must fail, passed",
+    "java/twelve-days": "exited 0 without writing its report",
+    "cpp/gigasecond": "exited 0 without writing its report",
+    "rust/acronym": "exited 0, yet a harness canary must fail",
 }
+EVASIVE = ("python/pig-latin", "javascript/sum-of-multiples", "java/twelve-days", "cpp/gigasecond", "rust/acronym")
 
 
 @pytest.mark.slow
@@ -177,6 +184,8 @@ def test_each_trick_is_named_in_the_evidence(forged_run: Run) -> None:
     for name, expected in EVIDENCE.items():
         checks = files[name]["localcode"]["forgery"]["checks"]
         assert any(expected in check for check in checks), (name, checks)
+    for name in EVASIVE:  # the run's own checks caught them, not a pattern in their files
+        assert not any(": " in c and c.split(": ")[0] in FORGERIES[name].files for c in files[name]["localcode"]["forgery"]["checks"]), name
 
 
 @pytest.mark.slow
