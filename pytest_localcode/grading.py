@@ -134,7 +134,8 @@ def solution_unchanged(ex: Exercise, conf: LanguageConf, grade_dir: Path, copy: 
     stub = sorted(r for r in ex.solution if r != manifest)
 
     def tokens(root: Path, files: list[str]) -> list[str]:
-        return [t for rel in files for t in normalized((root / rel).read_text(encoding="utf-8", errors="replace"), conf.syntax, rel)]
+        texts = [(rel, (root / rel).read_text(encoding="utf-8", errors="replace")) for rel in files]
+        return [t for rel, text in texts for t in normalized(text, conf.syntax, rel)]
 
     return tokens(grade_dir, mine) == tokens(ex.path, stub)
 
@@ -210,7 +211,8 @@ class Grader:
         if rule is None:
             return ""
         values = {"slug": ex.slug, "workdir": sandbox.workdir, "worker": self.worker}
-        result = sandbox.exec(language_exports(conf, values) + fill(rule.command, values), timeout=self.timeout or conf.test_timeout)
+        script = language_exports(conf, values) + fill(rule.command, values)
+        result = sandbox.exec(script, timeout=self.timeout or conf.test_timeout)
         if result.exit_code == 0 or result.timed_out:
             return ""
         names = conf.test_names

@@ -131,7 +131,8 @@ def jest_json(path: Path, output: str) -> Report | None:
             report.load_errors.append(f"{name}: {_one_line(str(suite.get('message', '')))}")
         for case in cases:
             status = case.get("status")
-            kind = "skipped" if status in ("pending", "skipped", "todo", "disabled") else "passed" if status == "passed" else "failed"
+            skipped = status in ("pending", "skipped", "todo", "disabled")
+            kind = "skipped" if skipped else "passed" if status == "passed" else "failed"
             name = JEST_SEPARATOR.join([*(str(t) for t in case.get("ancestorTitles") or []), str(case.get("title", "?"))])
             report.add(name, kind, "\n".join(str(m) for m in case.get("failureMessages") or []))
     return report

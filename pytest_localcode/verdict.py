@@ -80,7 +80,8 @@ def _canary_findings(report: Report, canaries: Canaries, ran_own: int, crashed: 
         elif case.status == "skipped":
             findings.append(f"harness canary {name!r}, which must fail, was skipped")
         elif canaries.proof not in case.message and not crashed:  # a crash can cut the message off
-            findings.append(f"harness canary {name!r} failed without its expected message: the report was not written by the test run")
+            findings.append(f"harness canary {name!r} failed without its expected message: "
+                            "the report was not written by the test run")
     if absent and ran_own and not crashed:
         findings.append(f"harness canaries are missing from the report ({_quote(absent)}) while {ran_own} of the "
                         "exercise's tests ran")
@@ -135,14 +136,12 @@ def classify(report: Report | None, defined: list[str], canaries: Canaries | Non
         return _with(verdict, "fail", f"test report unreadable: {report.problem}")
     unproven = _canary_unproven(report, canaries) if canaries is not None and report.cases else ""
     if not report.cases and facts.exit_code != 0:  # not even a canary ran: the tests did not build or load
-        cause = report.load_errors[0] if report.load_errors else "out of memory" if facts.oom else f"exit {facts.exit_code}"
-        return _with(verdict, "build_error", f"no test ran: the tests did not build or load ({cause})")
+        return _with(verdict, "build_error", f"no test ran: the tests did not build or load ({_cause(report, facts)})")
     if counts.failed:
         return _with(verdict, "fail", f"{counts.failed} of {total} tests failed ({_quote(counts.failed_names)})")
     if missing:
         if not counts.executed:
-            cause = report.load_errors[0] if report.load_errors else "out of memory" if facts.oom else f"exit {facts.exit_code}"
-            return _with(verdict, "fail", f"none of the {total} defined tests ran ({cause})")
+            return _with(verdict, "fail", f"none of the {total} defined tests ran ({_cause(report, facts)})")
         return _with(verdict, "fail", f"{len(missing)} of {total} defined tests did not run: {_quote(missing)}")
     if facts.oom:
         return _with(verdict, "fail", "killed: out of memory")
@@ -152,6 +151,10 @@ def classify(report: Report | None, defined: list[str], canaries: Canaries | Non
     if facts.exit_code != 0 and canaries is None:
         return _with(verdict, "fail", f"all {total} tests passed but the test command exited {facts.exit_code}")
     return verdict
+
+
+def _cause(report: Report, facts: Facts) -> str:
+    return report.load_errors[0] if report.load_errors else "out of memory" if facts.oom else f"exit {facts.exit_code}"
 
 
 def _with(verdict: Verdict, outcome: str, reason: str) -> Verdict:

@@ -72,7 +72,8 @@ class GoFile:
         self.breaks = [False] * (len(self.tokens) + 1)
         for i in range(1, len(self.tokens)):
             prev = self.tokens[i - 1]
-            if self.tokens[i].line > prev.line and (prev.kind in ("ident", "string", "char", "number") or prev.text in STATEMENT_ENDERS):
+            ends = prev.kind in ("ident", "string", "char", "number") or prev.text in STATEMENT_ENDERS
+            if self.tokens[i].line > prev.line and ends:
                 self.breaks[i] = True
         self.breaks[len(self.tokens)] = True
 

@@ -242,6 +242,7 @@ def catch_names(files: dict[str, str], options: dict[str, Any]) -> list[str]:
 # -- Rust (libtest) -----------------------------------------------------------------------------
 
 CFG_TRUE = {"test", "unix", "debug_assertions"}
+RUST_ITEMS = {"use", "struct", "enum", "impl", "static", "const", "type", "trait"}  # items a #[test] cannot precede
 
 
 def _cfg(tokens: list[Token], i: int, end: int) -> bool:
@@ -261,7 +262,8 @@ def _cfg(tokens: list[Token], i: int, end: int) -> bool:
             return result, close + 1
         if tokens[k + 1].text == "=":
             key, value = tok.text, tokens[k + 2].value
-            return (key == "feature" or (key == "target_os" and value == "linux") or (key == "target_family" and value == "unix")), k + 3
+            known = {("target_os", "linux"), ("target_family", "unix")}
+            return (key == "feature" or (key, value) in known), k + 3
         return tok.text in CFG_TRUE, k + 1
 
     value, _ = one(i)
@@ -297,7 +299,8 @@ def rust_names(files: dict[str, str], options: dict[str, Any]) -> list[str]:
                 i = close + 1
                 continue
             if tok.kind == "ident" and tok.text == "macro_rules":
-                raise NamesError(f"{path}:{tok.line}: a macro_rules! in a test file may generate tests: the reader cannot name them")
+                raise NamesError(f"{path}:{tok.line}: a macro_rules! in a test file may generate tests: "
+                                 "the reader cannot name them")
             if tok.kind == "ident" and tok.text == "mod" and tokens[i + 1].kind == "ident":
                 name = tokens[i + 1].text
                 if tokens[i + 2].text == "{":
@@ -320,7 +323,7 @@ def rust_names(files: dict[str, str], options: dict[str, Any]) -> list[str]:
                     j = matching(tokens, j) + 1 if tokens[j].text in ("(", "[") else j + 1
                 i = matching(tokens, j) + 1 if j < len(tokens) and tokens[j].text == "{" else j + 1
                 continue
-            if tok.text in (";", "}") or (tok.kind == "ident" and tok.text in ("use", "struct", "enum", "impl", "static", "const", "type", "trait")):
+            if tok.text in (";", "}") or (tok.kind == "ident" and tok.text in RUST_ITEMS):
                 if tok.text in ("struct", "enum", "impl", "trait"):
                     j = i + 1
                     while j < len(tokens) and tokens[j].text not in ("{", ";"):
