@@ -23,66 +23,79 @@ from pytest_localcode.languages import CanaryRule, fill
 
 
 @dataclass
-class Planted:
-    """The ids written into the test files (each canary test's name contains its id)."""
+class Canaries:
+    """What one grading run planted. Each canary test's reported name contains its id."""
 
-    must_pass: list[str] = field(default_factory=list)
-    must_fail: list[str] = field(default_factory=list)
+    must_pass: list[str] = field(default_factory=list)  # ids
+    must_fail: list[str] = field(default_factory=list)  # ids
     proof: str = ""  # the product: the must-fail canaries' failure messages contain it
     files: list[str] = field(default_factory=list)  # files written or extended
     markers: list[str] = field(default_factory=list)  # ids, tokens and numbers: what the test output shows of them
-
-
-@dataclass
-class Canaries:
-    """The canaries' names as the test names reader (and so the report) spells them."""
-
-    must_pass: list[str]
-    must_fail: list[str]
-    proof: str
+    env: dict[str, str] = field(default_factory=dict)  # for canaries that read their names and numbers at run time
+    scaffold: str = ""  # regex: report names of the canaries' scaffolding, not tests (Go's parent test)
 
     @property
-    def names(self) -> set[str]:
-        return set(self.must_pass) | set(self.must_fail)
+    def ids(self) -> list[str]:
+        return [*self.must_pass, *self.must_fail]
+
+    def id_of(self, name: str) -> str | None:
+        return next((i for i in self.ids if i in name), None)
+
+    def is_scaffold(self, name: str) -> bool:
+        return bool(self.scaffold) and re.fullmatch(self.scaffold, name) is not None
 
 
 ROLE = re.compile(r"\{((?:pass|fail)\d*)\}")
+RUNTIME_ROLE = re.compile(r"LOCALCODE_CANARY_((?:PASS|FAIL)\d*)\b")
 
 
-def plant(rule: CanaryRule, root: Path, name_files: list[str]) -> Planted:
-    """Write the canaries into the grading copy at ``root`` (``name_files`` are its test files)."""
+def roles(rule: CanaryRule) -> list[str]:
+    """The template's tests: pass, fail, pass2… (placeholders, or environment variables at run time)."""
+    found = RUNTIME_ROLE.findall(rule.template) if rule.runtime else ROLE.findall(rule.template)
+    return sorted({r.lower() for r in found})
+
+
+def plant(rule: CanaryRule, root: Path, name_files: list[str]) -> Canaries:
+    """Write the canaries into the grading copy at ``root`` (``name_files`` are its test files).
+
+    A ``runtime`` template is the same text every run (so build caches keep working: C++'s test
+    file, Go's package) and reads its names and numbers from ``Canaries.env``; any other gets them
+    written in."""
     a, b = 100_000 + secrets.randbelow(900_000), 100_000 + secrets.randbelow(900_000)
     product = a * b
-    planted = Planted(proof=str(product))
+    wrong = product + 1 + secrets.randbelow(999)
+    planted = Canaries(proof=str(product), markers=[str(product), str(wrong)], scaffold=rule.scaffold)
     captures = {}
     first = (root / name_files[0]).read_text(encoding="utf-8", errors="replace") if name_files else ""
     for key, pattern in rule.captures.items():
         m = re.search(pattern, first, re.M)
         captures[key] = m.group(1) if m else ""
-
-    wrong = product + 1 + secrets.randbelow(999)
-    roles = sorted(set(ROLE.findall(rule.template)))
-
-    planted.markers += [str(product), str(wrong)]
+    numbers = {"a": str(a), "b": str(b), "product": str(product), "wrong": str(wrong)}
 
     def code(token: str) -> str:
         planted.markers.append(token)
-        values = {**captures, "token": token, "a": str(a), "b": str(b), "product": str(product), "wrong": str(wrong)}
-        for role in roles:
-            values[role] = secrets.token_hex(4)
-            (planted.must_fail if role.startswith("fail") else planted.must_pass).append(values[role])
-            planted.markers.append(values[role])
+        values = {**captures, **({} if rule.runtime else numbers), "token": token}
+        for role in roles(rule):
+            ident = secrets.token_hex(4)
+            (planted.must_fail if role.startswith("fail") else planted.must_pass).append(ident)
+            planted.markers.append(ident)
+            if rule.runtime:
+                planted.env[f"LOCALCODE_CANARY_{role.upper()}"] = f"localcode_{token}_{ident}"
+            else:
+                values[role] = ident
         return fill(rule.template, values)
 
+    if rule.runtime:
+        planted.env.update({f"LOCALCODE_CANARY_{k.upper()}": v for k, v in numbers.items()})
     if rule.place == "file":
         token = secrets.token_hex(4)
-        rel = fill(rule.path, {"token": token})
+        rel = fill(rule.path, {"token": "canary" if rule.runtime else token})
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(code(token), encoding="utf-8")
         planted.files.append(rel)
         return planted
-    for rel in name_files:
+    for rel in name_files[:1] if rule.runtime else name_files:  # run-time names: one set per run
         path = root / rel
         text = path.read_text(encoding="utf-8")
         block = code(secrets.token_hex(4))
@@ -97,17 +110,9 @@ def plant(rule: CanaryRule, root: Path, name_files: list[str]) -> Planted:
     return planted
 
 
-def split(names: list[str], planted: Planted) -> tuple[list[str], Canaries]:
-    """(the exercise's own test names, the canaries' names) from every name read after planting."""
-    own, must_pass, must_fail = [], [], []
-    for name in names:
-        if any(i in name for i in planted.must_fail):
-            must_fail.append(name)
-        elif any(i in name for i in planted.must_pass):
-            must_pass.append(name)
-        else:
-            own.append(name)
-    return own, Canaries(must_pass, must_fail, planted.proof)
+def own_names(names: list[str], canaries: Canaries) -> list[str]:
+    """The exercise's own test names among those read after planting (without the canaries)."""
+    return [n for n in names if canaries.id_of(n) is None and not canaries.is_scaffold(n)]
 
 
 # Where one runner's report of a test starts in its console output (pytest, jest, go, libtest,

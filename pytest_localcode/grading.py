@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_localcode.canaries import Canaries, Planted, plant, scrub, split
+from pytest_localcode.canaries import Canaries, own_names, plant, scrub
 from pytest_localcode.carry import CarryPlan
 from pytest_localcode.errors import DatasetError
 from pytest_localcode.exercises import Exercise, matches_any
@@ -163,12 +163,11 @@ class Grader:
             if override and override.mutants:
                 return self._grade_mutants(ex, conf, sandbox, grade_dir, copy)
             try:
-                defined, canaries, planted = self._names(ex, conf, grade_dir)
+                defined, canaries = self._names(ex, conf, grade_dir)
             except NamesError as exc:
                 verdict = Verdict("error", f"harness error: cannot read the exercise's test names: {exc}")
                 return test_run(verdict, 0, sandbox.workdir, "", 0.0, copy.carry)
             run = self._run_once(ex, conf, sandbox, grade_dir, copy, defined, canaries)
-            run.canary_markers = planted.markers if planted else []
             if override and override.require_change and run.ok and solution_unchanged(ex, conf, grade_dir, copy):
                 run.outcome = "fail"
                 run.reason = ("solution unchanged: this refactoring exercise's stub already passes, and the graded "
@@ -185,18 +184,20 @@ class Grader:
         return sorted(p.relative_to(grade_dir).as_posix() for p in grade_dir.glob(rule.glob or "") if p.is_file()
                       and not matches_any(p.relative_to(grade_dir).as_posix(), (f"{conf.results_dir}/**",)))
 
-    def _names(self, ex: Exercise, conf: LanguageConf, grade_dir: Path) -> tuple[list[str], Canaries | None, Planted | None]:
+    def _names(self, ex: Exercise, conf: LanguageConf, grade_dir: Path) -> tuple[list[str], Canaries | None]:
         """The exercise's own test names, and the canaries planted next to them."""
         files = self._name_files(ex, conf, grade_dir)
-        if conf.canary is None:
-            return read_names(conf.test_names.reader, grade_dir, files, conf.test_names.options), None, None
-        planted = plant(conf.canary, grade_dir, files)
-        names = read_names(conf.test_names.reader, grade_dir, self._name_files(ex, conf, grade_dir), conf.test_names.options)
-        defined, canaries = split(names, planted)
-        if len(canaries.must_pass) != len(planted.must_pass) or len(canaries.must_fail) != len(planted.must_fail):
-            raise NamesError(f"the harness canaries written into {', '.join(planted.files)} were not found by the "
-                             f"{conf.test_names.reader} name reader (check canary in exercises_conf/{conf.language}.yaml)")
-        return defined, canaries, planted
+        rule, reader = conf.canary, conf.test_names
+        if rule is None:
+            return read_names(reader.reader, grade_dir, files, reader.options), None
+        canaries = plant(rule, grade_dir, files)
+        after = [f for f in self._name_files(ex, conf, grade_dir) if not (rule.runtime and f in canaries.files and f not in files)]
+        names = read_names(reader.reader, grade_dir, after, reader.options)
+        seen = {canaries.id_of(n) for n in names} - {None}
+        if not rule.runtime and seen != set(canaries.ids):
+            raise NamesError(f"the harness canaries written into {', '.join(canaries.files)} were not found by the "
+                             f"{reader.reader} name reader (check canary in exercises_conf/{conf.language}.yaml)")
+        return own_names(names, canaries), canaries
 
     def _script(self, ex: Exercise, conf: LanguageConf, sandbox: Sandbox, tests: tuple[str, ...], report_dir: str = "") -> str:
         """The test command, preceded by the language's environment."""
@@ -228,13 +229,14 @@ class Grader:
         report_dir = f"{conf.results_dir}/{secrets.token_hex(8)}"
         (grade_dir / report_dir).mkdir(parents=True)
         script = self._script(ex, conf, sandbox, copy.layout.tests, report_dir)
-        result = sandbox.exec(script, timeout=self.timeout or conf.test_timeout)
+        result = sandbox.exec(script, timeout=self.timeout or conf.test_timeout, env=canaries.env if canaries else None)
         path = fill(conf.parser_args.get("path", ""), {"report_dir": report_dir})
         report = PARSERS[conf.parser](grade_dir / path, result.output)
         facts = Facts(result.exit_code, result.timed_out, result.oom_killed, solo_error, copy.carry.tampering)
         verdict = classify(report, defined, canaries, facts)
         return test_run(verdict, len(defined), sandbox.workdir, result.output, result.duration, copy.carry,
-                        exit_code=result.exit_code, timed_out=result.timed_out, oom_killed=result.oom_killed)
+                        exit_code=result.exit_code, timed_out=result.timed_out, oom_killed=result.oom_killed,
+                        canary_markers=canaries.markers if canaries else [])
 
     def _grade_mutants(self, ex: Exercise, conf: LanguageConf, sandbox: Sandbox, grade_dir: Path, copy: GradingCopy) -> TestRun:
         """The solution is a test suite: it must fail on each broken implementation and pass the good one."""

@@ -88,6 +88,8 @@ class CanaryRule:
     pattern: str = ""
     path: str = ""
     captures: dict[str, str] = field(default_factory=dict)  # {placeholder: regex over the first name file}
+    runtime: bool = False  # names and numbers read from LOCALCODE_CANARY_* at run time (a constant text)
+    scaffold: str = ""  # regex: report names of the canaries' scaffolding, not tests
 
 
 @dataclass(frozen=True)
@@ -205,12 +207,16 @@ def _canary(raw: Any, where: str) -> CanaryRule | None:
         raise ConfigError(f"{where}: canary needs 'template' and 'place' (append, before or file)")
     if place == "before" and not raw.get("pattern") or place == "file" and not raw.get("path"):
         raise ConfigError(f"{where}: canary place '{place}' needs {'pattern' if place == 'before' else 'path'}")
-    roles = set(re.findall(r"\{((?:pass|fail)\d*)\}", str(raw["template"])))
+    runtime = bool(raw.get("runtime", False))
+    pattern = r"LOCALCODE_CANARY_((?:PASS|FAIL)\d*)\b" if runtime else r"\{((?:pass|fail)\d*)\}"
+    roles = {r.lower() for r in re.findall(pattern, str(raw["template"]))}
     if not any(r.startswith("pass") for r in roles) or not any(r.startswith("fail") for r in roles):
-        raise ConfigError(f"{where}: the canary template needs tests named {{pass}} and {{fail}} (one must pass, one must fail)")
+        names = "LOCALCODE_CANARY_PASS and LOCALCODE_CANARY_FAIL" if runtime else "{pass} and {fail}"
+        raise ConfigError(f"{where}: the canary template needs tests named {names} (one must pass, one must fail)")
     captures = {str(k): _regex(str(v), where, "canary.captures") for k, v in (raw.get("captures") or {}).items()}
     return CanaryRule(place=place, template=str(raw["template"]), pattern=_regex(raw.get("pattern", ""), where, "canary.pattern"),
-                      path=raw.get("path", ""), captures=captures)
+                      path=raw.get("path", ""), captures=captures, runtime=runtime,
+                      scaffold=_regex(raw.get("scaffold", ""), where, "canary.scaffold"))
 
 
 def _replace_rules(raw: list[dict[str, Any]], where: str) -> tuple[Replace, ...]:

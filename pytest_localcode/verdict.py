@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from pytest_localcode.canaries import Canaries
-from pytest_localcode.parsers import Report, TestCounts
+from pytest_localcode.parsers import Case, Report, TestCounts
 
 OUTCOMES = ("pass", "fail", "build_error", "timeout", "error", "forged")
 SHOWN = 3  # names quoted in a reason
@@ -48,39 +48,47 @@ def _quote(names: list[str]) -> str:
     return shown + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN else "")
 
 
+def _by_canary(report: Report, canaries: Canaries) -> dict[str, list[Case]]:
+    found: dict[str, list[Case]] = {}
+    for case in report.cases:
+        ident = canaries.id_of(case.name)
+        if ident is not None:
+            found.setdefault(ident, []).append(case)
+    return found
+
+
 def _canary_unproven(report: Report, canaries: Canaries) -> str:
     """Why the canaries do not vouch for this run ("" when every one is there, as it must be)."""
-    found = {c.name: c for c in report.cases if c.name in canaries.names}
-    absent = [n for n in [*canaries.must_pass, *canaries.must_fail] if n not in found]
+    found = _by_canary(report, canaries)
+    absent = [i for i in canaries.ids if i not in found]
     if absent:
         return f"the harness canaries did not run ({_quote(absent)})"
-    if any(canaries.proof not in found[n].message for n in canaries.must_fail):
+    if any(canaries.proof not in found[i][0].message for i in canaries.must_fail):
         return "a harness canary's failure message was cut off"
     return ""
 
 
 def _canary_findings(report: Report, canaries: Canaries, ran_own: int, crashed: bool) -> list[str]:
     findings = []
-    seen = Counter(c.name for c in report.cases if c.name in canaries.names)
-    found = {c.name: c for c in report.cases if c.name in canaries.names}
-    for name, times in seen.items():
-        if times > 1:
-            findings.append(f"harness canary {name!r} is reported {times} times")
-    absent = [n for n in [*canaries.must_pass, *canaries.must_fail] if n not in found]
-    for name in canaries.must_pass:
-        case = found.get(name)
+    found = _by_canary(report, canaries)
+    for cases in found.values():
+        if len(cases) > 1:
+            findings.append(f"harness canary {cases[0].name!r} is reported {len(cases)} times")
+    absent = [i for i in canaries.ids if i not in found]
+    for ident in canaries.must_pass:
+        case = found[ident][0] if ident in found else None
         if case is not None and case.status != "passed":
-            findings.append(f"harness canary {name!r}, which must pass, {case.status}: the test framework was tampered with")
-    for name in canaries.must_fail:
-        case = found.get(name)
+            findings.append(f"harness canary {case.name!r}, which must pass, {case.status}: the test framework was tampered with")
+    for ident in canaries.must_fail:
+        case = found[ident][0] if ident in found else None
         if case is None:
             continue
         if case.status == "passed":
-            findings.append(f"harness canary {name!r}, which must fail, passed: assertions do not fail")
+            findings.append(f"harness canary {case.name!r}, which must fail, passed: assertions do not fail")
         elif case.status == "skipped":
-            findings.append(f"harness canary {name!r}, which must fail, was skipped")
+            findings.append(f"harness canary {case.name!r}, which must fail, was skipped")
         elif canaries.proof not in case.message and not crashed:  # a crash can cut the message off
-            findings.append(f"harness canary {name!r} failed without its expected message: "
+            findings.append(f"harness canary {case.name!r} failed without its expected message: "
                             "the report was not written by the test run")
     if absent and ran_own and not crashed:
         findings.append(f"harness canaries are missing from the report ({_quote(absent)}) while {ran_own} of the "
@@ -107,16 +115,17 @@ def classify(report: Report | None, defined: list[str], canaries: Canaries | Non
                        Verdict("fail", ""))
 
     expected = Counter(defined)
-    reported = Counter(c.name for c in report.cases if canaries is None or c.name not in canaries.names)
+    own = [c for c in report.cases if canaries is None or (canaries.id_of(c.name) is None and not canaries.is_scaffold(c.name))]
+    reported = Counter(c.name for c in own)
     counts = TestCounts()
     ran: Counter[str] = Counter()
-    for case in report.cases:
+    for case in own:
         if case.name in expected and ran[case.name] < expected[case.name]:
             ran[case.name] += 1
             counts.record(case.name, case.status)
     unexpected = sorted(n for n in reported if n not in expected)
     twice = sorted(n for n in reported if n in expected and reported[n] > expected[n])
-    ran_names = Counter(c.name for c in report.cases if c.status != "skipped" and c.name in expected)
+    ran_names = Counter(c.name for c in own if c.status != "skipped" and c.name in expected)
     missing = list((expected - ran_names).elements())
     if twice:
         forgery.append(f"the report names a test more often than the exercise defines it: {_quote(twice)}")

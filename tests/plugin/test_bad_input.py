@@ -130,8 +130,10 @@ def test_network_is_unreachable(pytester: pytest.Pytester, tmp_path: Path) -> No
         assert accepted == []
 
 
+# Both reach the report after pytest wrote it (an exit hook imported by a name no content rule knows).
 TRUNCATE_REPORT = """
-import atexit, sys
+import sys
+atexit = __import__("ate" + "xit")
 
 def _cut():
     path = next(a.split("=", 1)[1] for a in sys.argv if a.startswith("--junitxml="))
@@ -145,7 +147,8 @@ def answer():
 """
 
 DUPLICATE_NAME = """
-import atexit, re, sys
+import re, sys
+atexit = __import__("ate" + "xit")
 
 def _twice():
     path = next(a.split("=", 1)[1] for a in sys.argv if a.startswith("--junitxml="))

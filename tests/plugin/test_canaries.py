@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_localcode.canaries import plant, scrub, split
+from pytest_localcode.canaries import own_names, plant, roles, scrub
 from pytest_localcode.exercises import load_exercise
 from pytest_localcode.grading import Grader
 from pytest_localcode.languages import LANGUAGES, load_language
@@ -22,28 +22,36 @@ EXERCISES = {"cpp": "space-age", "go": "robot-simulator", "java": "ledger", "jav
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_canaries_are_read_like_tests_and_change_every_run(polyglot: Path, tmp_path: Path, language: str) -> None:
     conf = load_language(language)
-    assert conf.canary is not None
+    rule = conf.canary
+    assert rule is not None
     ex = load_exercise(polyglot / language / "exercises" / "practice" / EXERCISES[language], language)
-    rule = conf.test_names
-    names_seen = []
+    reader = conf.test_names
+    ids_seen, texts = [], []
     for n in range(2):
         root = tmp_path / str(n)
         shutil.copytree(ex.path, root)
-        before = read_names(rule.reader, root, Grader._name_files(ex, conf, root), rule.options)
-        planted = plant(conf.canary, root, Grader._name_files(ex, conf, root))
-        after = read_names(rule.reader, root, Grader._name_files(ex, conf, root), rule.options)
-        own, canaries = split(after, planted)
-        assert own == before
-        files = 1 if conf.canary.place == "file" else len(Grader._name_files(ex, conf, ex.path))
-        forms = conf.canary.template.count("{fail")  # one must-pass and one must-fail per assertion form
-        assert forms >= 1 and len(canaries.must_pass) == len(canaries.must_fail) == files * forms
+        files = Grader._name_files(ex, conf, root)
+        before = read_names(reader.reader, root, files, reader.options)
+        canaries = plant(rule, root, files)
+        forms = len(roles(rule)) // 2  # one must-pass and one must-fail per assertion form
+        per_run = 1 if rule.runtime or rule.place == "file" else len(files)
+        assert forms >= 1 and len(canaries.must_pass) == len(canaries.must_fail) == per_run * forms
         assert int(canaries.proof) > 10**10
-        names_seen.append(canaries.names)
-        for rel in planted.files:  # the exercise's own text is kept whole
-            text = (root / rel).read_text()
+        if rule.runtime:  # the same text every run; the names and numbers are in the environment
+            assert {f"LOCALCODE_CANARY_{r.upper()}" for r in roles(rule)} <= set(canaries.env)
+            assert str(canaries.proof) == canaries.env["LOCALCODE_CANARY_PRODUCT"]
+            assert all(canaries.id_of(canaries.env[f"LOCALCODE_CANARY_{r.upper()}"]) for r in roles(rule))
+        else:
+            after = read_names(reader.reader, root, Grader._name_files(ex, conf, root), reader.options)
+            assert own_names(after, canaries) == before
+            assert sorted(i for i in map(canaries.id_of, after) if i) == sorted(canaries.ids)
+        ids_seen.append(set(canaries.ids))
+        texts.append({rel: (root / rel).read_text() for rel in canaries.files})
+        for rel in canaries.files:  # the exercise's own text is kept whole
             if (ex.path / rel).is_file():
-                assert all(line in text for line in (ex.path / rel).read_text().splitlines())
-    assert not names_seen[0] & names_seen[1]
+                assert all(line in texts[-1][rel].splitlines() for line in (ex.path / rel).read_text().splitlines())
+    assert not ids_seen[0] & ids_seen[1]
+    assert (texts[0] == texts[1]) is rule.runtime
 
 
 def test_cpp_canaries_come_before_the_first_test_case(polyglot: Path, tmp_path: Path) -> None:
@@ -54,8 +62,8 @@ def test_cpp_canaries_come_before_the_first_test_case(polyglot: Path, tmp_path: 
     assert conf.canary is not None
     plant(conf.canary, tmp_path / "g", ["space_age_test.cpp"])
     text = (tmp_path / "g" / "space_age_test.cpp").read_text()
-    assert text.index('TEST_CASE("localcode') < text.index('TEST_CASE("age_in_seconds")')
-    assert text.index('#include "space_age.h"') < text.index('TEST_CASE("localcode')
+    assert text.index("Catch::AutoReg localcode_canary_1") < text.index('TEST_CASE("age_in_seconds")')
+    assert text.index('#include "test/catch.hpp"') < text.index("Catch::AutoReg localcode_canary_1")
 
 
 def test_the_model_never_reads_the_canaries() -> None:

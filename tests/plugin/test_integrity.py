@@ -166,7 +166,7 @@ EVIDENCE = {
     "rust/wordy": "exited 0, yet a harness canary must fail",
     "java/bowling": "which must fail, passed",
     "java/pig-latin": "declares a class in a package that the test libraries or the JDK own",
-    "cpp/space-age": "which must fail, passed",
+    "cpp/space-age": "harness canaries are missing from the report",  # its report names the TEST_CASEs it finds
     "cpp/allergies": "includes the test framework into the solution",
     # no content rule names these: the run gives them away
     "python/pig-latin": "which must fail, passed",
