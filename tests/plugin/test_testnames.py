@@ -195,6 +195,9 @@ def test_javascript_describe_nesting(tmp_path: Path) -> None:
         });
         it('top level', () => {});
         obj.test('not a test', 1);
+        describe('localcode canaries', () => {
+          test(process.env.LOCALCODE_CANARY_PASS, () => {});  // the harness's, named at run time
+        });
         """
     assert names("javascript", tmp_path, {"a.spec.js": code}) == [
         "Space Age › on Earth", 'Space Age › inner › on "Mars"', "Space Age › inner › skipped one", "top level"]
