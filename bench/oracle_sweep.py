@@ -6,8 +6,10 @@
     .venv/bin/python bench/oracle_sweep.py --model nop     # every exercise must fail
     .venv/bin/python bench/oracle_sweep.py --sandbox docker
 
-Prints one line per language (exercises, passed, tests defined / executed, summed test seconds)
-and the total wall time of the pytest run. Exit status 1 when a verdict is not the expected one.
+Prints one line per language (exercises, passed, forged, test names defined / executed — Go's
+subtests and table cases included —, summed test seconds) and the total wall time of the pytest
+run. Exit status 1 when a verdict is not the expected one: with the oracle every exercise must
+pass with exactly the test names it defines executed (none missing, none extra) and none forged.
 """
 
 from __future__ import annotations
@@ -70,23 +72,24 @@ def main() -> int:
         row = rows[own["language"]]
         row["exercises"] += 1
         row["passed"] += own["status"].startswith("pass")
+        row["forged"] += own["status"] == "forged"
         row["defined"] += last.get("defined", 0)
         row["executed"] += last.get("executed", 0)
         row["test_seconds"] += sum(t["test_seconds"] for t in own["tries"])
-        ok = own["status"].startswith("pass") and last.get("executed") == last.get("defined")
-        if (args.model == "oracle") != ok:
-            bad.append(f"{own['language']}/{data['testcase']}: {own['status']} "
-                       f"({last.get('reason', own.get('error'))})")
+        names_match = last.get("executed") == last.get("defined") and not last.get("missing") and not last.get("unexpected")
+        ok = own["status"].startswith("pass") and names_match
+        if (args.model == "oracle") != ok or own["status"] == "forged":
+            bad.append(f"{own['language']}/{data['testcase']}: {own['status']} ({last.get('reason', own.get('error'))})")
 
-    print(f"\n{'language':12} {'exercises':>9} {'passed':>7} {'tests defined':>14} {'tests run':>10} {'test s':>8}")
+    print(f"\n{'language':12} {'exercises':>9} {'passed':>7} {'forged':>7} {'names defined':>14} {'names run':>10} {'test s':>8}")
     total: dict[str, float] = defaultdict(float)
     for language in sorted(rows):
         row = rows[language]
         for key, value in row.items():
             total[key] += value
-        print(f"{language:12} {row['exercises']:9.0f} {row['passed']:7.0f} {row['defined']:14.0f} "
+        print(f"{language:12} {row['exercises']:9.0f} {row['passed']:7.0f} {row['forged']:7.0f} {row['defined']:14.0f} "
               f"{row['executed']:10.0f} {row['test_seconds']:8.1f}")
-    print(f"{'total':12} {total['exercises']:9.0f} {total['passed']:7.0f} {total['defined']:14.0f} "
+    print(f"{'total':12} {total['exercises']:9.0f} {total['passed']:7.0f} {total['forged']:7.0f} {total['defined']:14.0f} "
           f"{total['executed']:10.0f} {total['test_seconds']:8.1f}")
     print(f"\nwall time: {wall:.1f} s ({wall / 60:.2f} min) with -n {args.workers}, sandbox {args.sandbox}"
           f"{', cold caches' if args.cold else ''}")

@@ -12,28 +12,30 @@ import shutil
 import time
 from pathlib import Path
 
+from pytest_localcode.carry import plan_carry
 from pytest_localcode.exercises import Exercise
 from pytest_localcode.grading import Grader, TestRun, clean_output
 from pytest_localcode.languages import LanguageConf
 from pytest_localcode.prompting import first_prompt, retry_prompt
 from pytest_localcode.results import ExerciseResult, TryRecord, save
 from pytest_localcode.solvers import Solver, TryContext
-from pytest_localcode.workspace import carried_files, create_workspace, layout
+from pytest_localcode.workspace import create_workspace, layout
 
 REPORT_OUTPUT_CHARS = 20000
 DIFF_CHARS = 30000
 
 
+def _lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8", errors="replace").splitlines(True) if path.is_file() else []
+
+
 def solution_diff(ex: Exercise, conf: LanguageConf, workspace: Path) -> str:
-    """Unified diff of the files grading takes from the workspace, against the pristine stubs."""
-    lay = layout(ex, conf)
-    chunks: list[str] = []
-    for rel in carried_files(workspace, conf, lay):
-        before_path = ex.path / rel
-        before = before_path.read_text(encoding="utf-8",
-                                       errors="replace").splitlines(True) if before_path.is_file() else []
-        after = (workspace / rel).read_text(encoding="utf-8", errors="replace").splitlines(True)
-        chunks.extend(difflib.unified_diff(before, after, f"a/{rel}", f"b/{rel}"))
+    """Unified diff against the pristine exercise of what grading took from the workspace, of the
+    solution files the agent deleted, and of the files it wrote that are evidence of tampering."""
+    plan = plan_carry(ex, conf, workspace, layout(ex, conf).protected)
+    chunks = []
+    for rel in sorted({*plan.carried, *plan.deleted, *plan.suspicious_files}):
+        chunks.extend(difflib.unified_diff(_lines(ex.path / rel), _lines(workspace / rel), f"a/{rel}", f"b/{rel}"))
     text = "".join(chunks)
     return text if len(text) <= DIFF_CHARS else text[:DIFF_CHARS] + "\n...[diff cut]...\n"
 
@@ -107,9 +109,11 @@ def run_exercise(
             if last.outcome == "error":
                 result.error = f"{ex.name}: {last.reason}"
                 break
+            if last.outcome == "forged":  # a finding about the model: no second try to do it again
+                break
             if last.ok or solver.deterministic:
                 break
-            prompt = retry_prompt(ex, clean_output(last.output, last.workdir, ex.slug))
+            prompt = retry_prompt(ex, clean_output(last.output_for_model, last.workdir, ex.slug))
     except BaseException as exc:
         # Ctrl-C, a lost server…: the saved result is marked incomplete so a resume redoes it.
         result.error = f"interrupted: {type(exc).__name__}: {exc}".strip(": ")

@@ -22,7 +22,7 @@ from pytest_localcode.epochs import EPOCH_PREFIX
 
 RESULTS_FILE = ".aider.results.json"
 SCHEMA = 1
-STATUSES = ("pass@1", "pass@2", "fail", "error")
+STATUSES = ("pass@1", "pass@2", "fail", "forged", "error")
 # Aider's benchmark counts "lazy" placeholder comments (``# ... rest unchanged ...``) in what the
 # model wrote with this pattern; ours is applied to the added lines of the solution diff.
 LAZY_COMMENT = re.compile(r"^[+]? *[#].* [.][.][.] ", re.MULTILINE)
@@ -52,7 +52,7 @@ def project_commit() -> str:
 @dataclass
 class TryRecord:
     number: int
-    outcome: str  # grading outcome: pass / fail / build_error / timeout / error / not_run
+    outcome: str  # grading outcome: pass / fail / build_error / timeout / forged / error / not_run
     tests: dict[str, Any] = field(default_factory=dict)  # TestRun.summary()
     agent: dict[str, Any] = field(default_factory=dict)  # agent metrics (empty for oracle/nop)
     stop_reason: str = ""
@@ -97,7 +97,14 @@ class ExerciseResult:
         return self.name if self.epochs == 1 else f"{self.name}[{self.epoch}]"
 
     @property
+    def forged(self) -> TryRecord | None:
+        """The try whose grading showed tampering (a forged try is never a solve, whatever came after)."""
+        return next((t for t in self.tries if t.outcome == "forged"), None)
+
+    @property
     def solved_on(self) -> int | None:
+        if self.forged is not None:
+            return None
         for record in self.tries:
             if record.passed:
                 return record.number
@@ -111,6 +118,8 @@ class ExerciseResult:
     def status(self) -> str:
         if self.solved_on is not None:
             return f"pass@{min(self.solved_on, 2)}" if self.solved_on <= 2 else "pass@2"
+        if self.forged is not None:
+            return "forged"
         return "error" if self.error else "fail"
 
     @property
@@ -124,7 +133,18 @@ class ExerciseResult:
         last = self.tries[-1] if self.tries else None
         if last is None:
             return "not run"
+        forged = self.forged
+        if forged is not None:
+            return f"{self.run_name}: try {forged.number} {forged.tests.get('reason', 'forged')}"
         return f"{self.run_name}: not solved in {len(self.tries)} tries; last: {last.tests.get('reason', last.outcome)}"
+
+    def forgery(self) -> dict[str, Any] | None:
+        """The evidence of a forged try: which checks failed, which of the solution's files they name."""
+        forged = self.forged
+        if forged is None:
+            return None
+        return {"try": forged.number, "checks": forged.tests.get("forgery", []),
+                "suspicious_files": forged.tests.get("suspicious_files", [])}
 
     def totals(self, key: str) -> float:
         return sum(float(t.agent.get(key, 0) or 0) for t in self.tries)
@@ -180,6 +200,7 @@ class ExerciseResult:
             "started": self.started,
             "finished": self.finished,
             "tries": [asdict(t) for t in self.tries],
+            "forgery": self.forgery(),
             "refused_paths": self.refused_paths,
             "final_test_output": self.final_test_output,
             "solution_diff": self.solution_diff,

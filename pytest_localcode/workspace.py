@@ -3,8 +3,8 @@
 * The **workspace** is what a solver gets: stubs, tests (readable, not writable by the agent's
   tools), and the build files the language needs; never ``.meta/`` or the docs.
 * The **grading copy** is rebuilt from the pristine exercise before every test run; only the
-  workspace's solution-like files (``carry`` in the language data, minus protected files) are
-  carried over, so edited tests, a ``conftest.py`` or a ``.cargo/config.toml`` gain nothing.
+  solution is carried over (:mod:`pytest_localcode.carry` decides what that is), so edited tests,
+  a ``conftest.py`` or a ``.cargo/config.toml`` gain nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from pytest_localcode.carry import CarryPlan, plan_carry
 from pytest_localcode.errors import DatasetError
 from pytest_localcode.exercises import Exercise, glob_match, matches_any
 from pytest_localcode.languages import LanguageConf
@@ -94,24 +95,6 @@ def install_reference(ex: Exercise, conf: LanguageConf, workspace: Path) -> list
     return written
 
 
-def carried_files(workspace: Path, conf: LanguageConf, lay: Layout) -> list[str]:
-    """Workspace files that grading takes from the agent: regular files only, never symlinks."""
-    carried = []
-    for root, dirs, files in os.walk(workspace, followlinks=False):
-        dirs[:] = [d for d in dirs
-                   if not (Path(root) / d).is_symlink() and d not in ("node_modules", "build", "target")]
-        for name in files:
-            path = Path(root) / name
-            rel = path.relative_to(workspace).as_posix()
-            if path.is_symlink() or not path.is_file():
-                continue
-            if lay.is_protected(rel) or matches_any(rel, conf.never_carry) or matches_any(rel, conf.workspace_exclude):
-                continue
-            if matches_any(rel, conf.carry):
-                carried.append(rel)
-    return sorted(carried)
-
-
 def enable_all_tests(conf: LanguageConf, grade_dir: Path, lay: Layout) -> None:
     for rule in conf.enable_all_tests:
         targets = lay.tests if rule.files == "test" else [f for f in lay.solver_files if glob_match(f, rule.glob or "")]
@@ -125,38 +108,34 @@ def enable_all_tests(conf: LanguageConf, grade_dir: Path, lay: Layout) -> None:
             path.write_text(text, encoding="utf-8")
 
 
-def create_grading_copy(ex: Exercise, conf: LanguageConf, workspace: Path, dest: Path) -> Layout:
-    """Pristine exercise + the agent's solution files + every test enabled, in ``dest``."""
+@dataclass(frozen=True)
+class GradingCopy:
+    layout: Layout
+    carry: CarryPlan
+
+
+def create_grading_copy(ex: Exercise, conf: LanguageConf, workspace: Path, dest: Path) -> GradingCopy:
+    """Pristine exercise + the agent's solution (see :mod:`pytest_localcode.carry`) + every test
+    enabled, in ``dest``. A solution file the agent deleted is not restored."""
     lay = layout(ex, conf)
+    plan = plan_carry(ex, conf, workspace, lay.protected)
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
     for rel in lay.solver_files:
-        _copy(ex.path / rel, dest / rel)
-    for rel in carried_files(workspace, conf, lay):
-        _copy(workspace / rel, dest / rel)
+        if rel not in plan.deleted:
+            _copy(ex.path / rel, dest / rel)
+    for rel in plan.carried:
+        if conf.manifest is not None and rel == conf.manifest.file and plan.manifest is not None:
+            (dest / rel).write_text(plan.manifest, encoding="utf-8")
+        else:
+            _copy(workspace / rel, dest / rel)
     override = conf.overrides.get(ex.slug)
     if override and override.solution_as_test:
         src, dst = override.solution_as_test["from"], override.solution_as_test["to"]
-        shutil.copyfile(dest / src, dest / dst)
+        if (dest / src).is_file():
+            shutil.copyfile(dest / src, dest / dst)
         shutil.copyfile(ex.path / src, dest / src)
     enable_all_tests(conf, dest, lay)
     (dest / conf.results_dir).mkdir(exist_ok=True)
-    return lay
-
-
-def defined_test_count(ex: Exercise, conf: LanguageConf, grade_dir: Path, lay: Layout) -> int:
-    """Test cases the exercise defines, counted in the (pristine, all-enabled) test files."""
-    override = conf.overrides.get(ex.slug)
-    rule = override.count_tests if override and override.count_tests else conf.count_tests
-    if rule.fixed is not None:
-        return rule.fixed
-    files = lay.tests if rule.files == "test" else [f for f in lay.solver_files if glob_match(f, rule.glob or "")]
-    pattern = re.compile(rule.regex or "", re.M)
-    total = 0
-    for rel in files:
-        text = (grade_dir / rel).read_text(encoding="utf-8", errors="replace")
-        for region in rule.strip:
-            text = re.sub(region, "", text, flags=re.M | re.S)
-        total += len(pattern.findall(text))
-    return total
+    return GradingCopy(lay, plan)

@@ -30,7 +30,8 @@ COLUMNS = (  # (sort key, title, title tooltip)
 MESSAGE_CHARS = 3000
 TRANSCRIPT_CHARS = 150_000
 # Verdicts in display order, with their colours: a new verdict is one more entry.
-OUTCOME_COLOURS = {"pass@1": "#2e7d32", "pass@2": "#558b2f", "fail": "#c62828", "error": "#ef6c00"}
+OUTCOME_COLOURS = {"pass@1": "#2e7d32", "pass@2": "#558b2f", "fail": "#c62828", "forged": "#6a1b9a",
+                   "error": "#ef6c00"}
 OUTCOME_ORDER = {status: i for i, status in enumerate(OUTCOME_COLOURS)}
 
 
@@ -102,6 +103,12 @@ def details_html(result: ExerciseResult) -> str:
     blocks = [f'<div class="lc-details"><ul>{tries}</ul>']
     if result.error:
         blocks.append(f"<p><b>Error:</b> {html.escape(result.error)}</p>")
+    forgery = result.forgery()
+    if forgery:
+        checks = "".join(f"<li>{html.escape(c)}</li>" for c in forgery["checks"])
+        files = ", ".join(html.escape(f) for f in forgery["suspicious_files"]) or "(none named)"
+        blocks.append(f'<div class="lc-forgery"><p><b>Forged (try {forgery["try"]}): the grader was tampered with.</b> '
+                      f"Failed checks:</p><ul>{checks}</ul><p><b>Suspicious files:</b> {files} (see the solution diff)</p></div>")
     if result.refused_paths:
         shown = ", ".join(html.escape(p) for p in result.refused_paths[:50])
         blocks.append(f"<p><b>Refused access attempts ({len(result.refused_paths)}):</b> {shown}</p>")

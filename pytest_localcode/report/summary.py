@@ -36,6 +36,7 @@ SUM_KEYS = (
 # line here (and a colour in report/html.py); every unsolved verdict is a failure in every rate.
 OUTCOMES = (
     ("fail", "failed"),
+    ("forged", "forged"),  # the grader was tampered with: a failure in every rate, shown apart
     ("error", "errors"),
 )
 # Pass rates by try: (name, solved on a try <= this one).
@@ -62,6 +63,7 @@ def exercise_row(result: ExerciseResult) -> dict[str, Any]:
         "test_seconds": round(sum(t.test_seconds for t in result.tries), 3),
         "test_timeouts": sum(1 for t in result.tries if t.tests.get("timed_out")),
         "refused_paths": len(result.refused_paths),
+        "forgery": result.forgery(),
     }
     last = result.tries[-1].tests if result.tries else {}
     for key in ("defined", "executed", "passed", "failed"):

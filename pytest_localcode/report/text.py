@@ -177,6 +177,7 @@ def render(summary: dict[str, Any], provenance: dict[str, Any]) -> str:
                  f"tries; test timeouts {total['test_timeouts']}; refused access attempts {total['refused_paths']}")
     lines.append("")
     lines += provenance_lines(provenance)
+    lines += forged_lines(summary)
     errors = [(name, error) for name, entry in summary["exercises"].items()
               for error in ([entry["error"]] if entry.get("error") else entry.get("errors", []))]
     if errors:
@@ -184,6 +185,20 @@ def render(summary: dict[str, Any], provenance: dict[str, Any]) -> str:
         lines.append("Errors:")
         lines += [f"  {error}" if error.startswith(name + ":") else f"  {name}: {error}" for name, error in errors[:30]]
     return "\n".join(lines) + "\n"
+
+
+def forged_lines(summary: dict[str, Any]) -> list[str]:
+    """Each forged exercise run with its first failed check and the files that tampered."""
+    forged = [(name if len(runs) == 1 else f"{name}[{row.get('epoch')}]", row["forgery"])
+              for name, entry in summary["exercises"].items()
+              for runs in [entry.get("by_epoch") or [entry]] for row in runs if row.get("forgery")]
+    if not forged:
+        return []
+    lines = ["", "Forged (the grader was tampered with; counted as failures):"]
+    for name, evidence in forged[:30]:
+        files = ", ".join(evidence["suspicious_files"][:5])
+        lines.append(f"  {name}: {(evidence['checks'] or ['?'])[0]}" + (f" [files: {files}]" if files else ""))
+    return lines
 
 
 def provenance_lines(provenance: dict[str, Any]) -> list[str]:

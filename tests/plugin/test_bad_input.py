@@ -140,3 +140,64 @@ def test_network_is_unreachable(pytester: pytest.Pytester, tmp_path: Path) -> No
         result.assert_outcomes(failed=1)
         assert verdict(pytester, "netcall")["status"] == "fail"
         assert accepted == []
+
+
+# Both reach the report after pytest wrote it (an exit hook imported by a name no content rule knows).
+TRUNCATE_REPORT = """
+import sys
+atexit = __import__("ate" + "xit")
+
+def _cut():
+    path = next(a.split("=", 1)[1] for a in sys.argv if a.startswith("--junitxml="))
+    text = open(path).read()
+    open(path, "w").write(text[: len(text) // 2])
+
+atexit.register(_cut)
+
+def answer():
+    return 42
+"""
+
+DUPLICATE_NAME = """
+import re, sys
+atexit = __import__("ate" + "xit")
+
+def _twice():
+    path = next(a.split("=", 1)[1] for a in sys.argv if a.startswith("--junitxml="))
+    text = open(path).read()
+    case = re.search(r'<testcase classname="dup_test.AnswerTest" name="test_answer"[^>]*/>', text).group(0)
+    open(path, "w").write(text.replace(case, case + case))
+
+atexit.register(_twice)
+
+def answer():
+    return 42
+"""
+
+
+def test_bad_reports_and_test_files_are_one_line_verdicts(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    """A report cut in half, a report naming a test twice, a test file the name reader cannot read:
+    each a one-line reason in its own exercise, the good exercise beside them unaffected."""
+    python_exercise(tmp_path, "good", example="def answer():\n    return 42\n")
+    python_exercise(tmp_path, "cut", example=TRUNCATE_REPORT)
+    python_exercise(tmp_path, "dup", example=DUPLICATE_NAME)
+    python_exercise(tmp_path, "unreadable", example="def answer():\n    return 42\n",
+                    tests="import unittest\nclass AnswerTest(unittest.TestCase):\n    def test_x(self) pass\n")
+    result = run(pytester, tmp_path)
+    result.assert_outcomes(passed=1, failed=2, errors=1)
+    out = result.stdout.str()
+    assert "Traceback" not in out
+    cut = verdict(pytester, "cut")["tries"][-1]
+    assert cut["outcome"] == "fail"
+    assert cut["tests"]["reason"].startswith("test report unreadable: junit.xml is not well-formed XML (")
+    dup = verdict(pytester, "dup")
+    assert dup["status"] == "forged"
+    assert dup["tries"][-1]["tests"]["reason"] == (
+        "forged: the report names a test more often than the exercise defines it: dup_test.AnswerTest.test_answer")
+    unreadable = verdict(pytester, "unreadable")
+    assert unreadable["status"] == "error" and unreadable["tries"][-1]["outcome"] == "error"
+    assert unreadable["error"] == ("python/unreadable: harness error: cannot read the exercise's test names: "
+                                   "unreadable_test.py:3: not valid Python (expected ':')")
+    assert "python/unreadable: harness error: cannot read the exercise's test names" in out
+    for reason in (cut["tests"]["reason"], dup["tries"][-1]["tests"]["reason"], unreadable["error"]):
+        assert "\n" not in reason

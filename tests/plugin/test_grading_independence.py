@@ -2,7 +2,8 @@
 
 Each case leaves the stub unsolved and tampers with how tests run (deleting, renaming or editing
 tests, adding a conftest.py / jest config / .cargo/config.toml / TestMain / src/main @Test). The
-verdict must stay "not passed" with every defined test executed where the build succeeds.
+verdict must stay "not passed" with every defined test executed where the build succeeds; files
+whose only use is to change how tests run (jest/babel configs, build.rs, .cargo/, JUnit in src/main) make it "forged".
 """
 
 from __future__ import annotations
@@ -62,13 +63,13 @@ def _cpp(ws: Path) -> None:
     (ws / "space_age_test.cpp").write_text('#include "test/catch.hpp"\nTEST_CASE("ok") {}\n')
 
 
-CASES = [
-    ("python", "proverb", _python),
-    ("javascript", "space-age", _javascript),
-    ("go", "bowling", _go),
-    ("rust", "bowling", _rust),
-    ("java", "bowling", _java),
-    ("cpp", "space-age", _cpp),
+CASES = [  # (language, slug, tampering, graded "forged")
+    ("python", "proverb", _python, False),
+    ("javascript", "space-age", _javascript, True),
+    ("go", "bowling", _go, False),
+    ("rust", "bowling", _rust, True),
+    ("java", "bowling", _java, True),  # src/main imports JUnit
+    ("cpp", "space-age", _cpp, False),
 ]
 
 
@@ -78,9 +79,9 @@ def grader() -> Grader:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("language", "slug", "tamper"), CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES])
-def test_tampering_gains_nothing(polyglot: Path, tmp_path: Path, grader: Grader, language: str, slug: str,
-                                 tamper) -> None:
+@pytest.mark.parametrize(("language", "slug", "tamper", "forged"), CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES])
+def test_tampering_gains_nothing(polyglot: Path, tmp_path: Path, grader: Grader, language: str, slug: str, tamper,  # noqa: ANN001
+                                 forged: bool) -> None:
     ex = load_exercise(polyglot / language / "exercises" / "practice" / slug, language)
     conf = load_language(language)
     ws = tmp_path / "workspace" / slug
@@ -89,12 +90,15 @@ def test_tampering_gains_nothing(polyglot: Path, tmp_path: Path, grader: Grader,
     tamper(ws)
     run = grader.grade(ex, conf, ws, tmp_path / "grade" / slug)
     assert not run.ok, run.reason
-    assert run.outcome == baseline.outcome, (run.reason, baseline.reason)
+    assert run.outcome == ("forged" if forged else baseline.outcome), (run.reason, baseline.reason)
     assert (run.executed, run.failed, run.defined) == (baseline.executed, baseline.failed, baseline.defined)
-    # The grading copy holds the pristine tests (every test enabled), not the tampered ones.
+    if forged:
+        assert run.suspicious_files and run.forgery, run
+    # The grading copy holds the pristine tests (every test enabled; the harness canaries added), not the tampered ones.
     for test in ex.test:
         expected = (ex.path / test).read_text()
         for rule in conf.enable_all_tests:
             for pattern, replacement in rule.pairs:
                 expected = re.sub(pattern, replacement, expected)
-        assert (tmp_path / "grade" / slug / test).read_text() == expected
+        graded = (tmp_path / "grade" / slug / test).read_text()
+        assert all(line in graded.splitlines() for line in expected.splitlines()), test

@@ -1,4 +1,9 @@
-"""Benchmark integrity: the agent sees only what a solver may see, and grading cannot be gamed."""
+"""Benchmark integrity: the agent sees only what a solver may see, and grading cannot be gamed.
+
+The forged-solution tests drive the whole harness: the scripted model writes each forgery
+(tests/support/forgeries.py) through the agent's tools, the real toolchains grade it in the
+sandbox, and the verdict must be ``forged`` with the evidence in every report.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,10 @@ from pytest_localcode.exercises import exercise_dirs, load_exercise
 from pytest_localcode.languages import LANGUAGES, load_language
 from pytest_localcode.sandbox.select import docker_available
 from pytest_localcode.workspace import create_workspace, layout
+from tests.support.benchmark_runs import Run, run_benchmark
+from tests.support.forgeries import FORGERIES, ForgingModel
+from tests.support.models import ExerciseModel, task_of
+from tests.support.report_files import aider_files, html_rows, text_table
 from tests.support.scripted_server import ScriptedServer
 from tests.support.scripted_wire import tool_call
 
@@ -118,3 +127,121 @@ def test_probing_model_never_sees_the_reference(polyglot: Path, tmp_path: Path, 
     assert 'name="refused_access"' in junit and ".meta/example.py" in junit
     report = (run_dir / "report.html").read_text()
     assert ".meta/example.py" in report and "Refused access attempts" in report
+
+
+# -- forged solutions, graded by the whole harness ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def forged_run(polyglot: Path, tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """One run over every forgery: the scripted model writes each through the agent's tools, the
+    real toolchains grade in the local sandbox."""
+    run_dir = tmp_path_factory.mktemp("forged") / "run"
+    return run_benchmark(polyglot, ForgingModel(polyglot, FORGERIES), run_dir, list(FORGERIES), "--tries=1", "-n", "2",
+                         timeout=1800)
+
+
+@pytest.mark.slow
+def test_no_forgery_grades_pass(forged_run: Run) -> None:
+    files = aider_files(forged_run.run_dir)
+    assert set(files) == set(FORGERIES), forged_run.stdout[-3000:] + forged_run.stderr[-3000:]
+    verdicts = {name: (data["localcode"]["status"], data["localcode"]["tries"][0]["tests"]["reason"])
+                for name, data in files.items()}
+    assert {name: status for name, (status, _) in verdicts.items()} == dict.fromkeys(FORGERIES, "forged"), verdicts
+    for name, data in files.items():
+        assert data["tests_outcomes"] == [False], name
+        evidence = data["localcode"]["forgery"]
+        assert evidence["try"] == 1 and evidence["checks"], name
+        assert evidence["suspicious_files"], name
+        assert set(evidence["suspicious_files"]) <= set(FORGERIES[name].files), (name, evidence)
+        for path in evidence["suspicious_files"]:
+            assert f"b/{path}" in data["localcode"]["solution_diff"], (name, path)
+
+
+# The check each trick must trip (its first line of evidence names it).
+EVIDENCE = {
+    "python/proverb": "pytest.py: has the name of a module the test run imports",
+    "python/wordy": "which must fail, passed",
+    "python/book-store": "which must fail, passed",
+    "javascript/space-age": "which must fail, passed",
+    "javascript/pig-latin": "which must fail, passed",
+    "go/alphametics": "the solution builds only together with the test files: it uses testCases",
+    "go/bowling": "exited 0, yet a harness canary must fail",
+    "rust/bowling": "Cargo.toml: turns off the discovery of the exercise's tests",
+    "rust/wordy": "exited 0, yet a harness canary must fail",
+    "java/bowling": "which must fail, passed",
+    "java/pig-latin": "declares a class in a package that the test libraries or the JDK own",
+    "cpp/space-age": "harness canaries are missing from the report",  # its report names the TEST_CASEs it finds
+    "cpp/allergies": "includes the test framework into the solution",
+    # no content rule names these: the run gives them away
+    "python/pig-latin": "which must fail, passed",
+    "javascript/sum-of-multiples": "which must fail, passed",
+    "java/twelve-days": "exited 0 without writing its report",
+    "cpp/gigasecond": "exited 0 without writing its report",
+    "rust/acronym": "exited 0, yet a harness canary must fail",
+}
+EVASIVE = ("python/pig-latin", "javascript/sum-of-multiples", "java/twelve-days", "cpp/gigasecond", "rust/acronym")
+
+
+@pytest.mark.slow
+def test_each_trick_is_named_in_the_evidence(forged_run: Run) -> None:
+    files = aider_files(forged_run.run_dir)
+    for name, expected in EVIDENCE.items():
+        checks = files[name]["localcode"]["forgery"]["checks"]
+        assert any(expected in check for check in checks), (name, checks)
+    for name in EVASIVE:  # the run's own checks caught them, not a pattern in their files
+        assert not any(": " in c and c.split(": ")[0] in FORGERIES[name].files for c in files[name]["localcode"]["forgery"]["checks"]), name
+
+
+@pytest.mark.slow
+def test_forged_is_its_own_outcome_in_every_report(forged_run: Run) -> None:
+    summary = forged_run.summary()
+    total = summary["total"]
+    assert (total["forged"], total["pass_1"], total["pass_2"], total["failed"]) == (len(FORGERIES), 0, 0, 0)
+    assert total["pass_rate_1"] == total["pass_rate_2"] == 0.0
+    assert summary["aider"]["pass_rate_1"] == 0.0
+    for language, group in summary["languages"].items():
+        assert group["forged"] == sum(1 for n in FORGERIES if n.startswith(language + "/")), language
+    rows = text_table((forged_run.run_dir / "benchmark_results.txt").read_text())
+    assert rows["total"]["forged"] == len(FORGERIES) and rows["total"]["pass_1"] == 0
+    text = (forged_run.run_dir / "benchmark_results.txt").read_text()
+    assert "Forged (the grader was tampered with; counted as failures):" in text and "python/proverb: pytest.py" in text
+    html_cells = html_rows(forged_run.run_dir / "report.html")
+    assert {cells["outcome"] for cells in html_cells.values()} == {"forged"}
+    page = (forged_run.run_dir / "report.html").read_text()
+    assert "the grader was tampered with" in page and "Suspicious files:" in page
+
+
+class RefactorModel(ExerciseModel):
+    """go/ledger, one try each: the stub plus a newline; the stub deleted; the stub moved verbatim
+    into a new file; an honest rewrite in a new file (the reference solution)."""
+
+    def files_for(self, language: str, slug: str, try_number: int) -> dict[str, str]:
+        stub = (self.dataset / language / "exercises" / "practice" / slug / "ledger.go").read_text()
+        if try_number == 1:
+            return {"ledger.go": stub + "\n\n// refactored\n"}
+        if try_number == 3:
+            return {"ledger_moved.go": stub}
+        if try_number == 4:
+            return {"ledger_moved.go": "package ledger\n", "format.go": self.reference(language, slug)["ledger.go"]}
+        return {}
+
+    def __call__(self, request: dict[str, Any]) -> dict[str, Any]:
+        language, slug, try_number, steps = task_of(request)
+        if try_number == 2 and steps == 0:
+            return {"tool_calls": [tool_call("shell", {"command": "rm ledger.go"}, id="call_rm")]}
+        if try_number == 2:
+            return {"tool_calls": [tool_call("finish", {"summary": "deleted"}, id="call_fin")]}
+        return super().__call__(request)
+
+
+@pytest.mark.slow
+def test_refactoring_is_judged_on_the_graded_solution(polyglot: Path, tmp_path: Path) -> None:
+    run = run_benchmark(polyglot, RefactorModel(polyglot), tmp_path / "run", ["go/ledger"], "--tries=4")
+    data = aider_files(tmp_path / "run")["go/ledger"]
+    tries = data["localcode"]["tries"]
+    assert [t["outcome"] for t in tries] == ["fail", "build_error", "fail", "pass"], [t["tests"].get("reason") for t in tries]
+    assert "solution unchanged" in tries[0]["tests"]["reason"]  # whitespace and a comment are no change
+    assert "solution unchanged" in tries[2]["tests"]["reason"]  # nor is moving the stub into another file
+    assert data["tests_outcomes"] == [False, False, False, True]
+    assert data["localcode"]["status"] == "pass@2", run.stdout[-2000:]  # solved by the 4th try

@@ -16,7 +16,7 @@ NUMBER = r"[\d.]+"
 INTERVAL = rf"(?P<{{0}}>{NUMBER}) \[(?P<{{0}}_low>{NUMBER}), (?P<{{0}}_high>{NUMBER})\]"
 RATES_ROW = re.compile(
     rf"^(?P<language>\S+)\s+(?P<n>\d+)\s+(?P<runs>\d+)\s+(?P<pass_1>\d+)/\d+ {INTERVAL.format('rate_1')}"
-    rf"\s+(?P<pass_2>\d+)/\d+ {INTERVAL.format('rate_2')}\s+(?P<failed>\d+)\s+(?P<errors>\d+)$"
+    rf"\s+(?P<pass_2>\d+)/\d+ {INTERVAL.format('rate_2')}\s+(?P<failed>\d+)\s+(?P<forged>\d+)\s+(?P<errors>\d+)$"
 )
 PER = r"([\d,.]+|-) \(([\d,.]+|-)\)"
 COST_ROW = re.compile(
@@ -41,7 +41,7 @@ def text_table(text: str) -> dict[str, dict[str, Any]]:
             row: dict[str, Any] = {}
             for key, value in match.groupdict().items():
                 if key != "language":
-                    row[key] = (int(value) if key in ("n", "runs", "pass_1", "pass_2", "failed", "errors")
+                    row[key] = (int(value) if key in ("n", "runs", "pass_1", "pass_2", "failed", "forged", "errors")
                                 else float(value))
             rows.setdefault(match["language"], {}).update(row)
         elif match := COST_ROW.match(line):
