@@ -38,6 +38,12 @@ def _re(pattern: str) -> re.Pattern[str]:
 _WS = _re(r"\s*")
 
 
+def _skip(pattern: re.Pattern[str], text: str, pos: int) -> int:
+    """Where ``pattern``, one that matches the empty string (spaces, separators), ends from ``pos``."""
+    m = pattern.match(text, pos)
+    return m.end() if m else pos
+
+
 @dataclass(frozen=True)
 class Form:
     """One way a family writes its calls.
@@ -263,7 +269,7 @@ def _json_cut(text: str, pos: int) -> bool:
                 return True
             i = end
         elif ch in "-0123456789":
-            i = _NUMBER.match(text, i).end()
+            i = _skip(_NUMBER, text, i)
             if i >= n:
                 return True
         else:
@@ -289,7 +295,7 @@ class _Attempt:
     eof: bool = False
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _lead(pattern: re.Pattern[str], trigger: str) -> int:
     """How far before its trigger an opening may start: 0 when the pattern starts with it."""
     return 0 if pattern.pattern.startswith(re.escape(trigger)) else 64
@@ -416,7 +422,7 @@ class _Reader:
                 yield (), ("after_block", end), None
                 return
             assert form.section is not None
-            nxt = form.separator.match(text, end).end()
+            nxt = _skip(form.separator, text, end)
             if nxt < len(text):
                 yield (), ("call", nxt, True), None
             if close := form.section[1].match(text, end):
@@ -427,7 +433,7 @@ class _Reader:
             end = node[1]
             if not self.strict or _TAIL.match(text, end):
                 yield (), ("goal", end), None
-            nxt = form.separator.match(text, end).end()
+            nxt = _skip(form.separator, text, end)
             if nxt < len(text):
                 yield (), ("block", nxt), None
 
@@ -518,8 +524,8 @@ class _Reader:
         if self.closers and self._may_end(self.closers[-1].end(), in_section):
             return True
         last = None
-        for last in self.form.open.finditer(self.text):
-            pass
+        for opening in self.form.open.finditer(self.text):
+            last = opening
         return last is not None and self._may_end(last.end(), in_section)
 
     def _may_end(self, pos: int, in_section: bool) -> bool:
@@ -533,7 +539,7 @@ class _Reader:
         end = close.end()
         if not self.strict or _TAIL.match(text, end):
             return True
-        nxt = form.separator.match(text, end).end()
+        nxt = _skip(form.separator, text, end)
         if in_section and form.section is not None:
             section_end = form.section[1].match(text, end)
             if form.open.match(text, nxt):
@@ -541,7 +547,7 @@ class _Reader:
             if section_end is None:
                 return False
             after = section_end.end()
-            nxt = form.separator.match(text, after).end()
+            nxt = _skip(form.separator, text, after)
             return bool(_TAIL.match(text, after) or form.section[0].match(text, nxt))
         return bool((form.section[0] if form.section else form.open).match(text, nxt))
 
@@ -560,7 +566,7 @@ class _Reader:
         return None
 
     def _decode(self, pos: int, attempt: _Attempt) -> tuple[Any, int] | None:
-        pos = _WS.match(self.text, pos).end()
+        pos = _skip(_WS, self.text, pos)
         try:
             return _DECODER.raw_decode(self.text, pos)
         except ValueError:

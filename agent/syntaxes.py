@@ -457,9 +457,9 @@ def _readings(
 ) -> Iterator[tuple[Parsed, int, bool]]:
     """Each of the family's forms' parse of ``text``: (parsed, where its first call starts,
     whether the form has no markers of its own, bare JSON)."""
-    reasoning, rest = split_reasoning(text, syntax.key)
+    found_reasoning, rest = split_reasoning(text, syntax.key)
     # Reasoning first; if what looked like its end was inside a call, the whole text.
-    for reasoning, body in [(reasoning, rest)] + ([("", text)] if rest is not text else []):
+    for reasoning, body in [(found_reasoning, rest)] + ([("", text)] if rest is not text else []):
         found_any = False
         for form in syntax.forms:
             if form.trigger not in body:

@@ -74,7 +74,8 @@ a.py
 {"name": "read", "arguments": {"path": "a.py"}}
 </tool_call>
 <|start|>assistant to=functions.read<|channel|>commentary json<|message|>{"path": "a.py"}<|call|>
-<|channel|>analysis<|message|>thinking<|end|><|start|>assistant<|channel|>commentary to=functions.read <|constrain|>json<|message|>{"path": "a.py"}<|call|>
+<|channel|>analysis<|message|>thinking<|end|><|start|>assistant<|channel|>commentary to=functions.read \
+<|constrain|>json<|message|>{"path": "a.py"}<|call|>
 [TOOL_CALLS][{"name": "read", "arguments": {"path": "a.py"}, "id": "abcdefghi"}]
 [TOOL_CALLS]read[CALL_ID]abcdefghi[ARGS]{"path": "a.py"}
 [TOOL_CALLS]read[ARGS]{"path": "a.py"}
@@ -85,7 +86,8 @@ a.py
 <parameter name="path">a.py</parameter>
 </invoke>
 </minimax:tool_call>
-<|tool_calls_section_begin|><|tool_call_begin|>functions.read:0<|tool_call_argument_begin|>{"path": "a.py"}<|tool_call_end|><|tool_calls_section_end|>
+<|tool_calls_section_begin|><|tool_call_begin|>functions.read:0<|tool_call_argument_begin|>{"path": "a.py"}\
+<|tool_call_end|><|tool_calls_section_end|>
 <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>read
 ```json
 {"path": "a.py"}
@@ -113,17 +115,19 @@ CASES: dict[str, dict[str, Any]] = {
     "two_calls": {"calls": [("read", {"path": "space_age.py"}), ("grep", {"pattern": "def on_", "path": "."})]},
     "code_body": {"calls": [("write", {"path": "space_age.py", "content": CODE})]},
     "typed_args": {
-        "calls": [("grep", {"pattern": r"class \w+", "path": "src", "literal": False, "ignore_case": True, "max_results": 20})]
+        "calls": [("grep", {"pattern": r"class \w+", "path": "src", "literal": False, "ignore_case": True,
+                            "max_results": 20})]
     },
     "array_arg": {"calls": [("batch_read", {"paths": ["space_age.py", "space_age_test.py"]})]},
     "edit_typed": {
-        "calls": [("edit", {"path": "space_age.py", "old": "    pass\n", "new": "    return 1.0\n", "all": True, "old_start": 3})]
+        "calls": [("edit", {"path": "space_age.py", "old": "    pass\n", "new": "    return 1.0\n", "all": True,
+                            "old_start": 3})]
     },
     "reasoning": {"reasoning": REASONING, "calls": [("read", {"path": "space_age.py"})]},
     "markers_body": {"calls": [("write", {"path": "notes/markers.txt", "content": MARKERS})]},
 }
 # Only for templates that list it: Llama 3.1's built-in tools (<|python_tag|>name.call(...)).
-BUILTIN_CASE = {
+BUILTIN_CASE: dict[str, Any] = {
     "calls": [("brave_search", {"query": "space age on Mercury"})],
     "context": {"builtin_tools": ["brave_search", "wolfram_alpha"]},
 }
