@@ -19,7 +19,8 @@ import pytest
 
 from agent.syntaxes import SYNTAXES, Parsed, ParsedCall, detect_syntax, parse_content, split_reasoning, to_tool_calls
 from agent.syntaxes import typed_value
-from tests.support.render_toolcalls import CASES, MARKERS, case_tools, tool_schemas
+from agent.callreader import END_OF_TURN
+from tests.support.render_toolcalls import CASES, CODE, MARKERS, case_tools, reply_like, tool_schemas
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "fixtures" / "toolcalls"
@@ -106,10 +107,11 @@ CLOSERS = (
 @pytest.mark.parametrize("path", SAMPLES, ids=sample_id)
 def test_real_sample_variants_servers_produce(path: Path) -> None:
     """The final closing marker cut by a stop word, an end-of-turn token left in by --special,
-    and surrounding whitespace change nothing."""
+    prose before the calls and surrounding whitespace change nothing."""
     family, text, expected = load(path)
     tools = case_tools(expected["case"])
-    variants = [text + "<|im_end|>", "\n  " + text + "\n\n", text + "\n<|eot_id|>\n"]
+    variants = ["\n  " + text + "\n\n", text + "\n<|eot_id|>\n", "I'll do that now.\n\n" + text]
+    variants += [text + token for token in END_OF_TURN]
     closer = next((c for c in CLOSERS if text.rstrip().endswith(c)), None)
     if closer:
         variants.append(text.rstrip()[: -len(closer)])
@@ -176,6 +178,41 @@ def test_file_bodies_of_random_marker_fragments_round_trip(every_sample_as_text:
         assert parsed.calls[0].arguments["content"] == body, (family, prefer, body)
 
 
+# Bodies that hold what ends a value or a call, in every family, and what opens one.
+CLOSING = "\n".join([
+    "</arg_value>", "</parameter>", "</function>", "</tool_call>", "</invoke>", "</minimax:tool_call>",
+    "<|tool_call_end|>", "<|tool_calls_section_end|>", "<｜tool▁call▁end｜>", "<｜tool▁calls▁end｜>",
+    "</｜DSML｜parameter>", "</｜DSML｜invoke>", "<|call|>", "<|end|>", "</tool_calls>", '"}}', "]", "```",
+    "<|im_end|>", "</think>",
+]) + "\n"
+OPENING = "<think>\n" + "\n".join([
+    "<arg_key>all</arg_key><arg_value>", "<parameter=all>", '<parameter name="all">', "<tool_call>",
+    "[TOOL_CALLS]", "<|python_tag|>", "<|tool_call_begin|>", "to=functions.edit<|message|>",
+]) + "\n"
+BODIES = {"markers": MARKERS, "code": CODE, "closing": CLOSING, "opening": OPENING,
+          "both": OPENING + CLOSING + "tail", "blank_lines": "\n\n\nx\n\n\n", "crlf": "a\r\nb\r\n"}
+
+
+@pytest.mark.parametrize("sample_dir", sorted(FIXTURES.glob("*/*/")), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_bodies_in_any_argument_position_round_trip(sample_dir: Path) -> None:
+    """A body holding closing and opening markers, as the last argument (write's content) and as
+    one followed by more typed arguments (edit's old and new), written in the family's syntax
+    (the sample's own, with these values in place) and read with any family preferred."""
+    family = sample_dir.parent.name
+    tools = tool_schemas()
+    for body in BODIES.values():
+        for case, calls in (
+            ("code_body", [("write", {"path": "wordy.py", "content": body})]),
+            ("edit_typed", [("edit", {"path": "wordy.py", "old": body, "new": body + "!", "all": True,
+                                      "old_start": 3})]),
+        ):
+            reply = reply_like(sample_dir / f"{case}.txt", calls)
+            for prefer in (family, None, *SYNTAXES):
+                parsed = parse_content(reply, tools, prefer)
+                assert calls_of(parsed) == [{"name": n, "arguments": a} for n, a in calls], (case, body, prefer)
+                assert parsed is not None and parsed.incomplete is None
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -185,6 +222,7 @@ def test_file_bodies_of_random_marker_fragments_round_trip(every_sample_as_text:
         "def f(x):\n    return {'name': x}  # <tool_call> is just a word here\n",
         "Set the channel to=stdout and retry [TOOL_CALLS are logged].",
         "<think>I could call read, but the answer is already known.</think>The planet is Mercury.",
+        'Call it as {"name": "read", "arguments": {"path": "a.py"}} and carry on.',  # shown in prose
         "",
     ],
 )
