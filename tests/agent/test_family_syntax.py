@@ -16,12 +16,7 @@ import pytest
 
 from agent import Agent, AgentLimits, HttpChatClient, load_config
 from agent.syntaxes import SYNTAXES
-from pytest_localcode.exercises import load_exercise
-from pytest_localcode.grading import Grader
-from pytest_localcode.languages import load_language
-from pytest_localcode.sandbox.select import open_factory
-from pytest_localcode.workspace import create_workspace, reference_map
-from tests.agent.conftest import assert_well_formed
+from tests.agent.conftest import assert_well_formed, real_exercise, thirds
 from tests.support.render_toolcalls import FIXTURES, MARKERS, REASONING, load_manifest, reply_like
 from tests.support.scripted_server import ScriptedServer
 
@@ -50,12 +45,6 @@ def as_content(text: str) -> dict[str, Any]:
     return {"content": text, "finish_reason": "stop"}
 
 
-def thirds(text: str) -> tuple[str, str, str]:
-    lines = text.splitlines(keepends=True)
-    a, b = len(lines) // 3, 2 * len(lines) // 3
-    return "".join(lines[:a]), "".join(lines[a:b]), "".join(lines[b:])
-
-
 def run_on(client: HttpChatClient, workspace: Path, logs: Path, config_file: Any, **keys: Any) -> tuple[Any, Agent]:
     """One agent run through ``client``, with the samples' tools and config ``keys``."""
     cfg = load_config(config_file(**{"tools": TOOLS, **keys}))
@@ -75,12 +64,10 @@ def test_scripted_model_in_raw_family_syntax_solves_a_real_exercise(
     """read (with reasoning where the template renders it), write of the first two thirds of the
     reference solution, edit that replaces a marker line with the rest; graded by the real tests."""
     family = family_of(sample_dir)
-    conf = load_language("python")
-    ex = load_exercise(polyglot / "python" / "exercises" / "practice" / "wordy", "python")
     ws = tmp_path / "workspace"
-    create_workspace(ex, conf, ws)
-    [(src, dst)] = reference_map(ex, conf)
-    one, two, three = thirds((ex.path / src).read_text(encoding="utf-8"))
+    exercise = real_exercise(polyglot, "python", "wordy", ws)
+    dst = exercise.dst
+    one, two, three = thirds(exercise.reference)
     marker = "# THE REST FOLLOWS\n"
     with_reasoning = (sample_dir / "reasoning.txt").exists()
     script = [
@@ -91,7 +78,7 @@ def test_scripted_model_in_raw_family_syntax_solves_a_real_exercise(
                               [("edit", {"path": dst, "old": marker, "new": three, "all": True, "old_start": 3})])),
         as_content("The parser handles every question the tests ask."),
     ]
-    result, agent = run_agent(script, ws, tmp_path / "logs", config_file, tool_syntax=family, native_thinking=True)
+    result, _ = run_agent(script, ws, tmp_path / "logs", config_file, tool_syntax=family, native_thinking=True)
 
     assert result.stop_reason == "answer", result.error
     assert (ws / dst).read_text(encoding="utf-8") == one + two + three  # byte for byte the reference
@@ -105,14 +92,7 @@ def test_scripted_model_in_raw_family_syntax_solves_a_real_exercise(
     expected = json.loads((sample_dir / "reasoning.json").read_text(encoding="utf-8")) if with_reasoning else {}
     if "reasoning" in expected:  # reasoning written in the content fills the message's reasoning
         assert first["reasoning_content"] == REASONING and REASONING not in first["content"]
-
-    factory = open_factory("local")
-    try:
-        graded = Grader(factory).grade(ex, conf, ws, tmp_path / "grade")
-    finally:
-        factory.close()
-    assert graded.outcome == "pass", graded.output[-2000:]
-    assert graded.executed == graded.defined == graded.passed > 0
+    exercise.assert_graded_pass(tmp_path / "grade")
 
 
 @pytest.mark.parametrize("run_syntax", list(SYNTAXES))
