@@ -7,12 +7,13 @@ The harness and the CLI use only these names::
     result = Agent(cfg, client=client, workspace=path, log_dir=logs).run(prompt)
 
 Module map: ``loop`` (the agent loop and where it stops), ``execute`` (running a response's tool
-calls into history), ``recovery`` (tool calls the server left in the text), ``context`` (what part
-of the transcript fits the server's context), ``wire`` (request bodies and response parsing),
-``client`` (HTTP to the server: retries, deadlines, keep-alive), ``prompts`` (system prompt,
-few-shot, format-retry feedback), ``grammar`` (the GBNF call grammar), ``config`` (config files and
-overrides), ``metrics``, ``logs`` (log files and sessions), ``protocols`` (the seams and their
-data), ``cli`` (the ``localcode`` command), ``tools/`` (the tools the model calls).
+calls into history), ``syntaxes`` (every model family's tool-call syntax as one table, and reading
+the calls a server left in the text) with ``callreader`` (the generic readers that table is written
+in), ``context`` (what part of the transcript fits the server's context), ``wire`` (request bodies
+and response parsing), ``client`` (HTTP to the server: retries, deadlines, keep-alive), ``prompts``
+(system prompt, few-shot, format-retry feedback), ``grammar`` (the GBNF call grammar), ``config``
+(config files and overrides), ``metrics``, ``logs`` (log files and sessions), ``protocols`` (the
+seams and their data), ``cli`` (the ``localcode`` command), ``tools/`` (the tools the model calls).
 """
 
 from __future__ import annotations

@@ -38,6 +38,12 @@ def _re(pattern: str) -> re.Pattern[str]:
 _WS = _re(r"\s*")
 
 
+def _skip(pattern: re.Pattern[str], text: str, pos: int) -> int:
+    """Where ``pattern``, one that matches the empty string (spaces, separators), ends from ``pos``."""
+    m = pattern.match(text, pos)
+    return m.end() if m else pos
+
+
 @dataclass(frozen=True)
 class Form:
     """One way a family writes its calls.
@@ -263,7 +269,7 @@ def _json_cut(text: str, pos: int) -> bool:
                 return True
             i = end
         elif ch in "-0123456789":
-            i = _NUMBER.match(text, i).end()
+            i = _skip(_NUMBER, text, i)
             if i >= n:
                 return True
         else:
@@ -289,18 +295,27 @@ class _Attempt:
     eof: bool = False
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _lead(pattern: re.Pattern[str], trigger: str) -> int:
     """How far before its trigger an opening may start: 0 when the pattern starts with it."""
     return 0 if pattern.pattern.startswith(re.escape(trigger)) else 64
 
 
-_Rank = tuple[int, int, int, int]
-_ZERO: _Rank = (0, 0, 0, 0)
+_Rank = tuple[int, int, int, int, int]
+_ZERO: _Rank = (0, 0, 0, 0, 0)
 
 
-def _plus(rank: _Rank, cut: int = 0, problems: int = 0, inner: int = 0, calls: int = 0) -> _Rank:
-    return rank[0] + cut, rank[1] + problems, rank[2] + inner, rank[3] + calls
+def _plus(rank: _Rank, cut: int = 0, problems: int = 0, inner: int = 0, calls: int = 0, absent: int = 0) -> _Rank:
+    return rank[0] + cut, rank[1] + problems, rank[2] + inner, rank[3] + calls, rank[4] + absent
+
+
+def _mistyped(raw: str, schema: Mapping[str, Any] | None, flag: str | None) -> bool:
+    """Whether a verbatim value fails its schema's non-string type (``"4</parameter>…"`` for an
+    integer): the sign of a value that swallowed text after its real end."""
+    types = _types_of(schema)
+    if flag == "true" or not types or "string" in types:
+        return False
+    return isinstance(typed_value(raw, schema, flag), str)
 
 
 @dataclass
@@ -315,12 +330,14 @@ class _Reader:
     """Finds the best reading of one form's calls from a start in ``text``.
 
     A reading's rank, lowest best: (the end of the text cut a call off; schema problems: required
-    arguments missing, arguments or tools the schemas do not name; values holding their own
-    closing tag; calls). Where a verbatim value could end at several closing tags, each gives a
-    valid reading: a file body holding this very syntax's calls can be read as those calls.
-    Preferring values without closing tags keeps several real calls apart; then fewer calls keeps
-    a body's pretend calls inside it; a reading where one value swallows the next argument, or
-    that reads text as an unknown argument, comes after those. The search is best-first
+    arguments missing, arguments or tools the schemas do not name, values that fail their
+    non-string type; values holding their own closing tag; calls; the tools' parameters left
+    out). Where a verbatim value could end at several closing tags, each gives a valid reading: a
+    file body holding this very syntax's calls can be read as those calls. Preferring values
+    without closing tags keeps several real calls apart; then fewer calls keeps a body's pretend
+    calls inside it; a reading where one value swallows the next argument, or that reads text as
+    an unknown argument, comes after those: the swallowed arguments are left out, or the value
+    no longer fits its type. The search is best-first
     (Dijkstra) over reading states, a value's candidate closing tags generated one at a time, so
     an unambiguous reply costs one pass and an ambiguous one stops at the best reading.
 
@@ -416,18 +433,18 @@ class _Reader:
                 yield (), ("after_block", end), None
                 return
             assert form.section is not None
-            nxt = form.separator.match(text, end).end()
+            nxt = _skip(form.separator, text, end)
             if nxt < len(text):
                 yield (), ("call", nxt, True), None
             if close := form.section[1].match(text, end):
                 yield (), ("after_block", close.end()), None
-            if not self.strict:
+            elif not self.strict:
                 yield (), ("goal", end), None
         elif kind == "after_block":
             end = node[1]
             if not self.strict or _TAIL.match(text, end):
                 yield (), ("goal", end), None
-            nxt = form.separator.match(text, end).end()
+            nxt = _skip(form.separator, text, end)
             if nxt < len(text):
                 yield (), ("block", nxt), None
 
@@ -456,10 +473,11 @@ class _Reader:
         if m is None:  # the call ends here
             attempt = _Attempt(name)
             end = self._closed(pos, attempt)
-            required = (self.tools.get(name) or ToolIndex({}, ())).required
-            missing = len(set(required) - keys)
+            tool = self.tools.get(name) or ToolIndex({}, ())
+            missing = len(set(tool.required) - keys)
             if end is not None and (text[pos:end].strip() or keys and not missing):
-                yield (0, missing), ("after", end, in_section), ("close", name)
+                absent = len(set(tool.properties) - keys)
+                yield (0, missing, 0, 0, absent), ("after", end, in_section), ("close", name)
             elif end is not None or attempt.eof:
                 # The end of the reply, no closing marker: complete only with every required
                 # argument (a stop word may cut the marker; max_tokens cuts between arguments).
@@ -500,7 +518,9 @@ class _Reader:
                 value = value[len(form.pad) :]
             if form.pad and value.endswith(form.pad):
                 value = value[: -len(form.pad)]
-            yield (), ("pairs", after, name, keys | {key}, in_section), ("pair", key, value, flag)
+            schema = (self.tools.get(name) or ToolIndex({}, ())).properties.get(key)
+            bad = int(_mistyped(value, schema, flag))
+            yield (0, bad), ("pairs", after, name, keys | {key}, in_section), ("pair", key, value, flag)
             if self.greedy:
                 return
         elif _ONLY_TAGS.match(text, after):
@@ -518,8 +538,8 @@ class _Reader:
         if self.closers and self._may_end(self.closers[-1].end(), in_section):
             return True
         last = None
-        for last in self.form.open.finditer(self.text):
-            pass
+        for opening in self.form.open.finditer(self.text):
+            last = opening
         return last is not None and self._may_end(last.end(), in_section)
 
     def _may_end(self, pos: int, in_section: bool) -> bool:
@@ -533,7 +553,7 @@ class _Reader:
         end = close.end()
         if not self.strict or _TAIL.match(text, end):
             return True
-        nxt = form.separator.match(text, end).end()
+        nxt = _skip(form.separator, text, end)
         if in_section and form.section is not None:
             section_end = form.section[1].match(text, end)
             if form.open.match(text, nxt):
@@ -541,7 +561,7 @@ class _Reader:
             if section_end is None:
                 return False
             after = section_end.end()
-            nxt = form.separator.match(text, after).end()
+            nxt = _skip(form.separator, text, after)
             return bool(_TAIL.match(text, after) or form.section[0].match(text, nxt))
         return bool((form.section[0] if form.section else form.open).match(text, nxt))
 
@@ -560,7 +580,7 @@ class _Reader:
         return None
 
     def _decode(self, pos: int, attempt: _Attempt) -> tuple[Any, int] | None:
-        pos = _WS.match(self.text, pos).end()
+        pos = _skip(_WS, self.text, pos)
         try:
             return _DECODER.raw_decode(self.text, pos)
         except ValueError:
@@ -594,25 +614,33 @@ class _Reader:
         return ([ParsedCall(attempt.name, value)], close) if close is not None else None
 
     def _first_close(self, pos: int) -> re.Match[str] | None:
-        """The first closing marker after ``pos`` that is not empty (an optional one)."""
-        return next((c for c in self.form.close.finditer(self.text, pos) if c.end() > c.start()), None)
+        """The first closing marker after ``pos`` that is more than blank (an optional one, or the
+        spaces of a form that has no closing marker)."""
+        return next((c for c in self.form.close.finditer(self.text, pos) if c.group().strip()), None)
+
+    def _close_or_end(self, pos: int) -> re.Match[str] | None:
+        """The first closing marker after ``pos``, else the end of the reply where the form's
+        closing marker may be left out (a stop word ate it, or the form has none)."""
+        return self._first_close(pos) or self.form.close.match(self.text, len(self.text))
 
     def _raw_arguments(self, pos: int, attempt: _Attempt) -> tuple[list[ParsedCall], int] | None:
         """Arguments that are not valid JSON (a trailing comma, single quotes…), kept as text up to
         the call's closing marker for the tool's own repair (lenient mode, object-like text only)."""
-        close = self._first_close(pos)
+        close = self._close_or_end(pos)
         raw = self.text[pos : close.start()].strip() if close else ""
         return ([ParsedCall(attempt.name, raw)], close.end()) if close and raw[:1] == "{" and raw[-1:] == "}" else None
 
     def _raw_object(self, pos: int) -> tuple[list[ParsedCall], int] | None:
         """A call object that is not valid JSON: its name, and its arguments as text for the tool's
-        own repair (lenient mode, between the form's markers only)."""
-        close = self._first_close(pos)
+        own repair (lenient mode, up to the form's closing marker or the end of the reply). When
+        the object's own closing brace is missing (a stop word), the arguments run to the end."""
+        close = self._close_or_end(pos)
         raw = self.text[pos : close.start()].strip() if close else ""
         name, args = _NAME_IN_JSON.search(raw), _ARGS_IN_JSON.search(raw)
         if not (close and name and args and raw.endswith("}")):
             return None
-        return [ParsedCall(name.group(1), raw[args.end() - 1 : raw.rfind("}")].strip())], close.end()
+        end = raw.rfind("}") if raw.count("{") == raw.count("}") else len(raw)
+        return [ParsedCall(name.group(1), raw[args.end() - 1 : end].strip())], close.end()
 
     def _python_call(self, pos: int, attempt: _Attempt) -> tuple[list[ParsedCall], int] | None:
         """``name.call(k="v", …)``: up to the first ``)`` after which the arguments parse."""

@@ -87,18 +87,34 @@ def is_context_overflow(body: str) -> bool:
     return any(marker in low for marker in _OVERFLOW_MARKERS)
 
 
-def server_context(client: object) -> int | None:
-    """The server's per-slot context window from ``/props`` (llama-server), or None when the
-    client cannot ask (any ChatClient without ``server_props``) or the server does not say."""
+def _props(client: object) -> dict[str, Any]:
+    """``/props`` (llama-server); ``{}`` when the client cannot ask (any ChatClient without
+    ``server_props``) or the request fails."""
     props_fn = getattr(client, "server_props", None)
     if props_fn is None:
-        return None
+        return {}
     try:
         props = props_fn() or {}
     except Exception:  # noqa: BLE001 - props are optional: a failure means "unknown"
-        return None
+        return {}
+    return props if isinstance(props, dict) else {}
+
+
+def server_context(client: object) -> int | None:
+    """The server's per-slot context window from ``/props``, or None when it does not say."""
+    props = _props(client)
     n_ctx = (props.get("default_generation_settings") or {}).get("n_ctx") or props.get("n_ctx")
     return n_ctx if isinstance(n_ctx, int) and n_ctx > 0 else None
+
+
+def server_chat_template(client: object) -> str | None:
+    """The chat template the server renders requests with tools through (``/props``: the GGUF's
+    tool-use template where it has one, else ``chat_template``), or None when it does not say."""
+    props = _props(client)
+    for key in ("chat_template_tool_use", "chat_template"):
+        if isinstance(props.get(key), str) and props[key]:
+            return str(props[key])
+    return None
 
 
 def _json_body(r: httpx.Response) -> Any:

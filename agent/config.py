@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from agent.syntaxes import GRAMMAR_SYNTAX, SYNTAXES, detect_syntax
+
 AGENT_DIR = Path(__file__).resolve().parent
 CONFIG_DIR = AGENT_DIR / "configs"
 FAMILIES = ("gguf", "mlx")
@@ -160,6 +162,9 @@ class AgentConfig:
     # ``tools`` (see agent/grammar.py); grammar_max_string bounds its string arguments (chars)
     call_grammar: str | None = None
     grammar_max_string: int | None = None
+    # the model family's tool-call syntax (a key of agent.syntaxes.SYNTAXES): calls the server
+    # leaves in the text are read in it first; unset → resolve_syntax() works it out
+    tool_syntax: str | None = None
     max_output_chars: int | None = None
     shell_timeout: float | None = None
     read_style: str | None = None
@@ -245,6 +250,7 @@ KINDS: dict[str, Kind] = {
     "minimal_schemas": "bool?",
     "call_grammar": "str?",
     "grammar_max_string": "int?",
+    "tool_syntax": "str?",
     "workspace_aliases": "list?",
     "send_tool_categories": "bool",
     "max_turns": "int",
@@ -268,6 +274,7 @@ _CHOICES = {
     "thinking_visibility": ("show", "hidden"),
     "tool_name_style": ("canonical", "alias"),
     "call_grammar": ("section", "tag", "json"),
+    "tool_syntax": tuple(SYNTAXES),
 }
 _MINIMUM = {
     "max_turns": 1,
@@ -362,6 +369,7 @@ def load_config(name: str | Path, overrides: dict[str, Any] | None = None) -> Ag
         raise ConfigError(f"{shown}: key 'prompt' is required")
     cfg = AgentConfig(**values)
     cfg.warnings = sink
+    _check_syntax(shown, cfg)
     return cfg
 
 
@@ -373,4 +381,47 @@ def with_overrides(cfg: AgentConfig, overrides: dict[str, Any]) -> AgentConfig:
         if key not in KINDS:
             raise ConfigError(f"override '{key}': not a config key (see agent/config.py)")
         changes[key] = _check(f"override {key}", key, coerce(KINDS[key], raw) if isinstance(raw, str) else raw)
-    return replace(cfg, **changes)
+    changed = replace(cfg, **changes)
+    _check_syntax("overrides", changed)
+    return changed
+
+
+def _check_syntax(source: str, cfg: AgentConfig) -> None:
+    """A ``tool_syntax`` other than the one ``call_grammar`` makes the model write is a mistake."""
+    written = GRAMMAR_SYNTAX.get(cfg.call_grammar or "")
+    if cfg.tool_syntax and written and cfg.tool_syntax != written:
+        raise ConfigError(f"{source}: key 'tool_syntax' is {cfg.tool_syntax!r} but call_grammar {cfg.call_grammar!r} "
+                          f"makes the model write {written!r} calls; set tool_syntax to {written!r} or leave it out")
+
+
+def declared_syntax(cfg: AgentConfig) -> str | None:
+    """The tool-call syntax the config itself fixes: ``tool_syntax``, else the one its
+    ``call_grammar`` makes the model write; None when it fixes none."""
+    return cfg.tool_syntax or GRAMMAR_SYNTAX.get(cfg.call_grammar or "")
+
+
+def resolve_syntax(cfg: AgentConfig, chat_template: str | None = None, model_name: str | None = None) -> str | None:
+    """The run's tool-call syntax (a key of :data:`agent.syntaxes.SYNTAXES`), or None when nothing tells.
+
+    In order: :func:`declared_syntax`; the family of the chat template (``chat_template``, the
+    server's own from ``/props``, else the config's ``chat_template_file``); the family of a model
+    name (``model_name``, then the config's ``model``, ``model_path``, ``hf_model`` and name,
+    each by its last path component). Recovery reads that family first and the others after.
+    """
+    declared = declared_syntax(cfg)
+    if declared:
+        return declared
+    template = chat_template
+    path = cfg.chat_template_path() if not template else None
+    if path is not None:
+        try:
+            template = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            template = None
+    found = detect_syntax(template) if template else None
+    server = cfg.server_config or {}
+    names = (model_name, cfg.model, server.get("model_path"), server.get("hf_model"), cfg.name)
+    for name in names:
+        if found is None and isinstance(name, str) and name:
+            found = detect_syntax(None, name.rstrip("/").rsplit("/", 1)[-1])
+    return found

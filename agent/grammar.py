@@ -8,7 +8,8 @@ argument strings unbounded; and it refuses a custom ``grammar`` next to ``tools`
 ``tools`` and this grammar instead: the reply can only be one call to an enabled tool, written in
 the template's own syntax (the same text the template renders for the calls in the history, so the
 model sees one format throughout), with the arguments the schema declares, in schema order. The
-call then comes back as ``content`` and :func:`agent.recovery.calls_from_content` parses it.
+call then comes back as ``content`` and :func:`agent.syntaxes.parse_content` reads it (the family
+:data:`agent.syntaxes.GRAMMAR_SYNTAX` names for the grammar's syntax first).
 
 Supported schema subset (what the tool specs use): string (``enum`` → literals), integer, number,
 boolean; required properties always present, optional ones each optional, nothing else. A string

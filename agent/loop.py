@@ -1,12 +1,13 @@
 """The agent: a loop of chat requests with native tool calls until the model is done.
 
 Read it top to bottom: :meth:`Agent.run` runs one :meth:`Agent._turn` after another. A turn sends
-a view of the transcript that fits the context (:mod:`agent.context`), recovers tool calls the
-server left in the text (:mod:`agent.recovery`), then either executes the calls
-(:mod:`agent.execute`) or judges the text as the answer, unless the config demands tool use
-first (a format retry, :mod:`agent.prompts`). Every way a run ends is a ``raise Stop(...)`` in
-this module, caught in one place, :meth:`Agent.run`. Model and server misbehaviour never raises
-out of ``run``: the run ends with a stop reason and, for failures, a one-line ``error``.
+a view of the transcript that fits the context (:mod:`agent.context`), reads tool calls the
+server left in the text in the model's own syntax (:mod:`agent.syntaxes`: the run's family
+first), then either executes the calls (:mod:`agent.execute`) or judges the text as the answer,
+unless the config demands tool use first or the reply ended inside a call (a format retry,
+:mod:`agent.prompts`). Every way a run ends is a ``raise Stop(...)`` in this module, caught in
+one place, :meth:`Agent.run`. Model and server misbehaviour never raises out of ``run``: the run
+ends with a stop reason and, for failures, a one-line ``error``.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from agent import execute
-from agent.client import server_context
-from agent.config import AgentConfig, ConfigError
+from agent.client import server_chat_template, server_context
+from agent.config import AgentConfig, ConfigError, declared_syntax, resolve_syntax
 from agent.context import ContextPlanner, Plan, size, window
 from agent.grammar import call_grammar
 from agent.logs import RunLog, load_session, preview, save_session
@@ -37,7 +38,7 @@ from agent.protocols import (
     ToolBox,
     ToolCall,
 )
-from agent.recovery import calls_from_content, split_harmony
+from agent.syntaxes import parse_content, split_text, to_tool_calls
 from agent.tools import resolve_tool_name, toolbox_for
 from agent.wire import build_request, summary
 
@@ -140,8 +141,11 @@ class Agent:
     learned from an overflow error). ``runner`` runs the ``shell`` tool; ``read_only`` (paths)
     and ``deny`` (globs), workspace-relative, are enforced by the tools. ``prompt_overlay`` names
     a key of the config's ``prompt_overlays``. ``on_event`` receives every log event as a dict;
-    ``on_delta(kind, text)`` streamed text. The constructor raises :class:`ConfigError` for a
-    config whose prompt, few-shot file or tool list is unusable.
+    ``on_delta(kind, text)`` streamed text. ``chat_template`` is the server's template (the
+    harness reads it once per run; None: asked from ``/props`` when the config does not name its
+    tool-call syntax); with the model's name it decides the run's syntax (:func:`resolve_syntax`).
+    The constructor raises :class:`ConfigError` for a config whose prompt, few-shot file or tool
+    list is unusable.
     """
 
     def __init__(
@@ -162,6 +166,7 @@ class Agent:
         toolbox: ToolBox | None = None,
         on_delta: Callable[[str, str], None] | None = None,
         prompt_overlay: str | None = None,
+        chat_template: str | None = None,
     ) -> None:
         self.cfg, self.client = cfg, client
         self.workspace = Path(workspace).resolve()
@@ -181,6 +186,9 @@ class Agent:
         self.examples = few_shot(cfg, self.schemas, self.resolve)
         self._system_message = {"role": "system", "content": self.system}  # one object: its encoding is cached
         self.grammar = self._grammar()
+        if chat_template is None and declared_syntax(cfg) is None:
+            chat_template = server_chat_template(client)
+        self.syntax = resolve_syntax(cfg, chat_template, self.model)  # the family read first
         tools_chars = 0 if self.grammar else len(json.dumps(self.schemas))  # the template renders them
         fixed = size({"content": self.system}) + sum(size(m) for m in self.examples) + tools_chars
         self.planner = ContextPlanner(cfg.max_tokens, fixed, context_window or server_context(client))
@@ -203,7 +211,7 @@ class Agent:
         self.planner.reset()
         log.event("session_start", agent=self.cfg.name, model=self.model, workspace=str(self.workspace),
                   continue_session=continue_session, resumed_messages=len(history), tools=self.display,
-                  context_window=self.planner.n_ctx, max_turns=st.max_turns)
+                  context_window=self.planner.n_ctx, max_turns=st.max_turns, tool_syntax=self.syntax)
         for warning in self.cfg.warnings:
             log.event("config_warning", message=warning)
         stop: Stop | None = None  # stays None only when an interrupt (KeyboardInterrupt) ends the run
@@ -249,22 +257,29 @@ class Agent:
         st.metrics.turns += 1
         resp = self._request(st, log)
         content, reasoning, calls = resp.content, resp.reasoning, list(resp.tool_calls)
+        st.metrics.server_calls += len(calls)
+        cut: str | None = None  # the call the end of the reply cut off (max_tokens), if any
         if not calls and content:
-            recovered, rest = calls_from_content(content, self.known)
-            if recovered:
-                calls, content = recovered, rest
-                st.metrics.recovered_calls += len(recovered)
-                st.metrics.recovered_responses += 1
-                log.event("recovered_calls", turn=st.metrics.turns, names=[c.name for c in recovered])
+            parsed = parse_content(content, self.schemas, self.syntax, self.known)
+            if parsed is not None:
+                calls, content, cut = to_tool_calls(parsed), parsed.text, parsed.incomplete
+                reasoning = reasoning or parsed.reasoning
+                st.metrics.add_recovered(parsed.syntax, len(calls), cut is not None)
+                log.event("recovered_calls", turn=st.metrics.turns, syntax=parsed.syntax,
+                          names=[c.name for c in calls], incomplete=cut)
         analysis_only = False
-        if not calls and (harmony := split_harmony(content)):
-            reasoning = (reasoning + "\n" + harmony[0]).strip()
-            content = harmony[1]
-            analysis_only = not content
+        if not calls and content:
+            found, content = split_text(content, self.syntax)
+            reasoning = (reasoning + "\n" + found).strip() if found else reasoning
+            analysis_only = bool(found) and not content
         if calls:
             self._tool_turn(st, log, calls, content, reasoning, resp.finish_reason == "length")
+            if cut is not None:
+                self._retry(st, log, "incomplete_call", stop=False)
+        elif cut is not None:
+            self._text_turn(st, log, content, reasoning, "incomplete_call")
         else:
-            self._text_turn(st, log, content, reasoning, analysis_only)
+            self._text_turn(st, log, content, reasoning, "analysis_only" if analysis_only else None)
 
     def _check_limits(self, st: RunState) -> None:
         if st.deadline is not None and time.monotonic() >= st.deadline:
@@ -349,13 +364,15 @@ class Agent:
             raise Stop("noop_guard", f"the model repeated the same tool calls or changed nothing for "
                                      f"{self.cfg.noop_guard_turns} turns")
 
-    def _text_turn(self, st: RunState, log: RunLog, content: str, reasoning: str, analysis_only: bool) -> None:
+    def _text_turn(self, st: RunState, log: RunLog, content: str, reasoning: str, problem: str | None) -> None:
+        """A reply without a call to run: the answer, unless ``problem`` (a format-retry reason)
+        or the config's demands make it a format error."""
         message: dict[str, Any] = {"role": "assistant", "content": content}
         if self.cfg.native_thinking and reasoning:
             message["reasoning_content"] = reasoning
         st.transcript.append(message)
-        if analysis_only:
-            reason = "analysis_only"
+        if problem is not None:
+            reason = problem
         elif not content.strip():
             reason = "empty"
         elif st.tool_calls_made < self.cfg.min_tool_calls:
@@ -366,9 +383,12 @@ class Agent:
             raise Stop("answer", final_text=content)
         self._retry(st, log, reason)
 
-    def _retry(self, st: RunState, log: RunLog, reason: str) -> None:
-        """Tell the model what was wrong and force a tool call next; stop when retries are spent."""
+    def _retry(self, st: RunState, log: RunLog, reason: str, *, stop: bool = True) -> None:
+        """Tell the model what was wrong and force a tool call next; stop when retries are spent
+        (``stop=False``: carry on without a word, the turn did run calls)."""
         attempt = st.retries.take(reason)
+        if attempt is None and not stop:
+            return
         if attempt is None:
             if (reason in ("no_tool_call", "empty", "analysis_only") and self.cfg.auto_tool_call_on_failure
                     and not st.auto_call_used):

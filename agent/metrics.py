@@ -43,8 +43,13 @@ class Metrics:
     context_overflows: int = 0
     format_retries: int = 0
     malformed_responses: int = 0
+    # Where calls came from: structured by the server, or read by the agent from the text in the
+    # model's own syntax (a server whose parser failed, or grammar mode: all)
+    server_calls: int = 0
     recovered_calls: int = 0
-    recovered_responses: int = 0  # responses whose calls were parsed from the text (grammar mode: all)
+    recovered_responses: int = 0  # responses whose calls were read from the text
+    recovered_by_syntax: Counter[str] = field(default_factory=Counter)  # agent.syntaxes key → calls
+    incomplete_calls: int = 0  # calls in the text that the end of the reply cut off (not run)
     http_errors: int = 0
     refused_paths: int = 0
 
@@ -65,6 +70,14 @@ class Metrics:
         self.finish_reasons[reason] += 1
         if reason == "length":
             self.length_stops += 1
+
+    def add_recovered(self, syntax: str, calls: int, incomplete: bool) -> None:
+        """Count the calls read from one reply's text, in ``syntax``."""
+        if calls:
+            self.recovered_calls += calls
+            self.recovered_responses += 1
+            self.recovered_by_syntax[syntax] += calls
+        self.incomplete_calls += incomplete
 
     def add_tool(self, name: str, outcome: ToolOutcome) -> None:
         tool = outcome.tool or name

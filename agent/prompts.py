@@ -127,6 +127,9 @@ REASONS = {
     "finish_without_change": "finish was called before any file was changed. Change the code first, then call finish.",
     "analysis_only": "your response held only analysis, no tool call and no answer. Respond with a tool call now.",
     "empty": "your response was empty (or cut off by the token limit). Respond with a short tool call now.",
+    "incomplete_call": "your last tool call was cut off by the token limit before it was complete, so it was not "
+                       "run. Send it again, smaller (write a long file in parts: the start, then edits that add the "
+                       "rest).",
 }
 WRITE_TOOLS = ("apply_patch", "edit", "write")
 

@@ -16,6 +16,8 @@ How a reply is read (:func:`parse_content`):
    back intact whatever is preferred.
 2. Otherwise (the reply ends inside a call, bare JSON, prose after the calls): the reading whose
    first call starts earliest, since a marker inside a body starts after the call holding it.
+   Bare JSON, which has no markers of its own, counts only where it ends the reply: followed by
+   prose, it is an answer showing a call.
 
 A call cut off by the end of the reply (``max_tokens``) is never returned as a call: its last
 argument would be half a file. :attr:`Parsed.incomplete` names it, so the agent can say so to the
@@ -42,6 +44,7 @@ __all__ = [
     "detect_syntax",
     "parse_content",
     "split_reasoning",
+    "split_text",
     "to_tool_calls",
     "typed_value",
 ]
@@ -80,6 +83,8 @@ class Syntax:
     several: str  # how several calls in one reply are separated
     forms: tuple[Form, ...]
     reasoning: tuple[Reasoning, ...] = ()
+    # The wrapper of a final answer, group ``a`` the text shown (Harmony's final channel)
+    answer: re.Pattern[str] | None = None
     # Recognising the family: a chat template containing every marker of any one group, or a
     # model name (GGUF file, HF repo or config name) matching ``model_names``.
     template_markers: tuple[tuple[str, ...], ...] = ()
@@ -207,6 +212,10 @@ SYNTAXES: dict[str, Syntax] = {
                 ),
             ),
             reasoning=(_HARMONY_ANALYSIS,),
+            answer=_re(
+                r"\A\s*(?:<\|start\|>\s*assistant\s*)?<\|channel\|>\s*final\s*<\|message\|>(?P<a>.*?)"
+                r"(?:<\|return\|>|<\|end\|>)?\s*\Z"
+            ),
             template_markers=(("<|channel|>", "<|message|>"),),
             model_names=_re(r"gpt[-_ ]?oss"),
         ),
@@ -418,19 +427,19 @@ _ALL_REASONING: tuple[Reasoning, ...] = tuple(dict.fromkeys(r for s in SYNTAXES.
 _ANALYSIS = _re(r"<\|channel\|>\s*analysis\s*<\|message\|>(.*?)(?:<\|end\|>|(?=<\|start\|>)|(?=<\|channel\|>))")
 
 
-def split_reasoning(text: str, syntax: str | None = None) -> tuple[str, str]:
+def split_reasoning(text: str, syntax: str | None = None, *, prefilled: bool = True) -> tuple[str, str]:
     """(reasoning, rest) for a reply that opens with one of the family's reasoning wrappers
     (any family's where ``syntax`` is None); ("", text) when it does not.
 
     Reasoning whose opening tag was in the generation prompt (the reply starts inside it) counts
     only if no call of the family opens before its closing tag: otherwise that tag is text inside
-    a call's argument.
+    a call's argument. ``prefilled=False`` leaves that form out (only wrappers the reply opens).
     """
     syntaxes = [SYNTAXES[syntax]] if syntax else list(SYNTAXES.values())
     for wrapper in SYNTAXES[syntax].reasoning if syntax else _ALL_REASONING:
         if wrapper.marker not in text:
             continue
-        for pattern in (wrapper.opened, wrapper.unopened):
+        for pattern in (wrapper.opened, wrapper.unopened) if prefilled else (wrapper.opened,):
             m = pattern.match(text) if pattern is not None else None
             if m and wrapper is _HARMONY_ANALYSIS:
                 return "\n".join(r.strip() for r in _ANALYSIS.findall(m.group(0))), text[m.end() :]
@@ -439,6 +448,25 @@ def split_reasoning(text: str, syntax: str | None = None) -> tuple[str, str]:
             if m:
                 return m.group("r").strip(), text[m.end() :]
     return "", text
+
+
+_ANSWERS = tuple(s.answer for s in SYNTAXES.values() if s.answer is not None)
+
+
+def split_text(text: str, syntax: str | None = None) -> tuple[str, str]:
+    """(reasoning, answer) of a reply that holds no call: its reasoning wrapper and an answer
+    wrapper (Harmony's final channel) taken off; ``("", text)`` when it has neither.
+
+    The family's own wrappers first; then any family's that the reply itself opens (a closing
+    ``</think>`` alone counts as the end of reasoning only for families whose prompts open it).
+    """
+    reasoning, rest = split_reasoning(text, syntax)
+    if rest is text and syntax is not None:
+        reasoning, rest = split_reasoning(text, prefilled=False)
+    for pattern in _ANSWERS:
+        if m := pattern.match(rest):
+            return reasoning, m.group("a").strip()
+    return (reasoning, rest.strip()) if rest is not text else ("", text)
 
 
 def _opens_call(text: str, syntaxes: list[Syntax]) -> bool:
@@ -457,14 +485,16 @@ def _readings(
 ) -> Iterator[tuple[Parsed, int, bool]]:
     """Each of the family's forms' parse of ``text``: (parsed, where its first call starts,
     whether the form has no markers of its own, bare JSON)."""
-    reasoning, rest = split_reasoning(text, syntax.key)
+    found_reasoning, rest = split_reasoning(text, syntax.key)
     # Reasoning first; if what looked like its end was inside a call, the whole text.
-    for reasoning, body in [(reasoning, rest)] + ([("", text)] if rest is not text else []):
+    for reasoning, body in [(found_reasoning, rest)] + ([("", text)] if rest is not text else []):
         found_any = False
         for form in syntax.forms:
             if form.trigger not in body:
                 continue
             found = read_form(body, form, tools, strict)
+            if found is not None and form.known_only and found.text.strip() != body[: found.start].strip():
+                found = None  # bare JSON with prose after it: an answer that shows a call
             if found is not None:
                 found_any = True
                 parsed = Parsed(found.calls, syntax.key, found.text.strip(), reasoning, found.incomplete, strict)

@@ -13,6 +13,7 @@ the median of ``--repeat`` timings of ``--number`` parses, in microseconds per p
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import sys
 import timeit
@@ -43,10 +44,12 @@ MARKERS = (
     "<tool_call>\n<function=read>\n<parameter=path>\na.py\n</parameter>\n</function>\n</tool_call>\n"
     '<|channel|>commentary to=functions.read <|constrain|>json<|message|>{"path": "a.py"}<|call|>\n'
     '[TOOL_CALLS]read[ARGS]{"path": "a.py"}\n{"name": "read", "parameters": {"path": "a.py"}}\n'
-    '<minimax:tool_call>\n<invoke name="read">\n<parameter name="path">a.py</parameter>\n</invoke>\n</minimax:tool_call>\n'
+    '<minimax:tool_call>\n<invoke name="read">\n<parameter name="path">a.py</parameter>\n</invoke>\n'
+    "</minimax:tool_call>\n"
     '<|tool_calls_section_begin|><|tool_call_begin|>functions.read:0<|tool_call_argument_begin|>{"path": "a.py"}'
     "<|tool_call_end|><|tool_calls_section_end|>\n"
-    '<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>read<｜tool▁sep｜>{"path": "a.py"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>\n'
+    '<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>read<｜tool▁sep｜>{"path": "a.py"}'
+    "<｜tool▁call▁end｜><｜tool▁calls▁end｜>\n"
     '<tool_calls>\n[{"name": "read", "arguments": {"path": "a.py"}}]\n</tool_calls>\n'
 )
 
@@ -65,11 +68,13 @@ def main(argv: list[str] | None = None) -> int:
     prose = reply()
     one_call = reply(2048 - len(CALL)) + CALL
     body = (MARKERS * (2048 // len(MARKERS) + 1))[:2048]
-    markers = f"<tool_call>\n<function=write>\n<parameter=path>\nnotes.txt\n</parameter>\n<parameter=content>\n{body}\n</parameter>\n</function>\n</tool_call>"
+    markers = (f"<tool_call>\n<function=write>\n<parameter=path>\nnotes.txt\n</parameter>\n"
+               f"<parameter=content>\n{body}\n</parameter>\n</function>\n</tool_call>")
     assert parse_content(prose, schemas, "qwen3_coder") is None
-    assert [c.name for c in parse_content(one_call, schemas, "qwen3_coder").calls] == ["read"]
+    read = parse_content(one_call, schemas, "qwen3_coder")
+    assert read is not None and [c.name for c in read.calls] == ["read"]
     found = parse_content(markers, schemas, "qwen3_coder")
-    assert found is not None and [c.arguments["content"] for c in found.calls] == [body]
+    assert found is not None and [c.arguments for c in found.calls] == [{"path": "notes.txt", "content": body}]
     cases = [
         ("2 KB, no call", prose, "qwen3_coder"),
         ("2 KB, no call, no family configured", prose, None),
@@ -80,9 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print(f"median of {args.repeat} x {args.number} parses, microseconds per parse:")
     for label, text, prefer in cases:
-        times = timeit.repeat(lambda: parse_content(text, schemas, prefer), number=args.number, repeat=args.repeat)
+        parse = functools.partial(parse_content, text, schemas, prefer)
+        times = timeit.repeat(parse, number=args.number, repeat=args.repeat)
         per_parse = [t / args.number * 1e6 for t in times]
-        print(f"  {label:<55} {statistics.median(per_parse):8.1f} us  (min {min(per_parse):.1f}, max {max(per_parse):.1f})")
+        print(f"  {label:<55} {statistics.median(per_parse):8.1f} us  "
+              f"(min {min(per_parse):.1f}, max {max(per_parse):.1f})")
     return 0
 
 

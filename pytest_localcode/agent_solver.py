@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 
 from agent import Agent, AgentConfig, AgentLimits, HttpChatClient
-from agent.client import server_context
+from agent.client import server_chat_template, server_context
+from agent.config import declared_syntax
 from pytest_localcode.grading import language_exports
 from pytest_localcode.sandbox.base import ExecResult, Sandbox, SandboxFactory
 from pytest_localcode.solvers import Attempt, TryContext
@@ -70,6 +71,7 @@ class AgentSolver:
         self.owned_server = owned_server  # only a server we started is health-checked and restarted
         self.client = HttpChatClient(base_url)
         self._context_window: int | None = None
+        self._chat_template: str | None = None
 
     def retarget(self, base_url: str, owned_server: bool) -> None:
         """Use another model server from the next try on (the worker's server is gone for good)."""
@@ -77,6 +79,7 @@ class AgentSolver:
         self.base_url, self.owned_server = base_url, owned_server
         self.client = HttpChatClient(base_url)
         self._context_window = None
+        self._chat_template = None
 
     def context_window(self) -> int | None:
         """The server's per-slot context (``/props``), else the config's declared window."""
@@ -84,6 +87,13 @@ class AgentSolver:
             declared = (self.cfg.server_config or {}).get("context_window")
             self._context_window = server_context(self.client) or int(declared or 0) or None
         return self._context_window
+
+    def chat_template(self) -> str:
+        """The server's chat template (``/props``), read once, for the agent to tell the model's
+        tool-call syntax by; "" when the config names the syntax or the server does not say."""
+        if self._chat_template is None:
+            self._chat_template = "" if declared_syntax(self.cfg) else server_chat_template(self.client) or ""
+        return self._chat_template
 
     def open_shell(self, ctx: TryContext) -> LanguageShell:
         """A sandbox on the workspace with a private build cache (``shell-cache`` in the item's run
@@ -108,6 +118,7 @@ class AgentSolver:
                 session_file=ctx.item_dir / "session.json",
                 limits=self.limits,
                 context_window=self.context_window(),
+                chat_template=self.chat_template(),
                 model_name=self.model_name,
                 prompt_overlay=ctx.exercise.name,
             )

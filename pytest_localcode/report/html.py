@@ -14,8 +14,8 @@ import html
 import json
 from typing import Any
 
-from pytest_localcode.report.summary import OUTCOMES, TRY_RATES
-from pytest_localcode.report.text import MAX_K_SHOWN, energy_line, interval_text, method_text
+from pytest_localcode.report.summary import OUTCOMES, TRY_RATES, call_sources
+from pytest_localcode.report.text import MAX_K_SHOWN, call_source_lines, energy_line, interval_text, method_text
 from pytest_localcode.results import ExerciseResult
 
 COLUMNS = (  # (sort key, title, title tooltip)
@@ -109,6 +109,7 @@ def details_html(result: ExerciseResult) -> str:
         files = ", ".join(html.escape(f) for f in forgery["suspicious_files"]) or "(none named)"
         blocks.append(f'<div class="lc-forgery"><p><b>Forged (try {forgery["try"]}): the grader was tampered with.</b> '
                       f"Failed checks:</p><ul>{checks}</ul><p><b>Suspicious files:</b> {files} (see the solution diff)</p></div>")
+    blocks.append(call_sources_html(result))
     if result.refused_paths:
         shown = ", ".join(html.escape(p) for p in result.refused_paths[:50])
         blocks.append(f"<p><b>Refused access attempts ({len(result.refused_paths)}):</b> {shown}</p>")
@@ -120,6 +121,15 @@ def details_html(result: ExerciseResult) -> str:
                   f'diff</summary>{_pre(result.solution_diff or "(no changes)")}</details>')
     blocks.append("</div>")
     return "".join(blocks)
+
+
+def call_sources_html(result: ExerciseResult) -> str:
+    """One exercise's tool calls by source: structured by the server, or read from the text."""
+    s = call_sources(t.agent for t in result.tries)
+    by_syntax = ", ".join(f"{html.escape(k)} {v}" for k, v in s["recovered_by_syntax"].items())
+    return (f'<p class="lc-call-sources" data-server="{s["server_calls"]}" data-recovered="{s["recovered_calls"]}">'
+            f"<b>Tool calls:</b> {s['server_calls']} structured by the server, {s['recovered_calls']} read by the "
+            f"agent from the text" + (f" ({by_syntax})" if by_syntax else "") + "</p>")
 
 
 def _esc(value: Any) -> str:
@@ -263,6 +273,7 @@ def summary_html(summary: dict[str, Any], provenance: dict[str, Any]) -> list[st
                   epochs_html(summary), flaky_html(summary)]
     parts += ["<h3>Cost per solved exercise run (per exercise run)</h3>", cost_html(summary),
               f'<p class="lc-energy">{_esc(energy_line(summary.get("energy") or {}))}</p>',
+              *(f'<p class="lc-call-sources">{_esc(line)}</p>' for line in call_source_lines(summary)),
               "<details><summary>Provenance (model file, server command, agent config, machine)</summary>"
               f"{_pre(prov)}</details>",
               "</div>"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pytest_localcode import stats
@@ -84,7 +84,25 @@ def exercise_row(result: ExerciseResult) -> dict[str, Any]:
     row["tool_errors"] = dict(errors_by_kind)
     row["prefill_tps"] = rate(row["prompt_n"], row["prompt_ms"])
     row["decode_tps"] = rate(row["predicted_n"], row["predicted_ms"])
+    row["tool_call_sources"] = call_sources(t.agent for t in result.tries)
     return row
+
+
+def call_sources(parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Where tool calls came from, summed over ``parts`` (tries' agent metrics, or earlier results
+    of this function): ``server_calls`` (structured ``tool_calls`` from the server),
+    ``recovered_calls`` (read by the agent from the reply's text, as when the server's parser
+    failed, or by design under ``call_grammar``), ``recovered_by_syntax`` (family → calls, most
+    first), and ``recovered_share``: the percentage of calls whose result depends on that reading."""
+    server = recovered = 0
+    by_syntax: Counter[str] = Counter()
+    for part in parts:
+        server += int(part.get("server_calls", 0) or 0)
+        recovered += int(part.get("recovered_calls", 0) or 0)
+        by_syntax.update(part.get("recovered_by_syntax") or {})
+    return {"server_calls": server, "recovered_calls": recovered,
+            "recovered_by_syntax": dict(sorted(by_syntax.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "recovered_share": pct(recovered, server + recovered)}
 
 
 def rate(tokens: float, ms: float) -> float:
@@ -211,6 +229,7 @@ def group(rows: list[dict[str, Any]]) -> dict[str, Any]:
         for r in rows:
             merged.update(r[key])
         totals[key] = dict(sorted(merged.items(), key=lambda kv: (-kv[1], kv[0])))
+    totals["tool_call_sources"] = call_sources(r["tool_call_sources"] for r in rows)
     totals["cost"] = cost(totals, solved, attempts)
     return totals
 
@@ -252,6 +271,7 @@ def exercise_entry(runs: list[dict[str, Any]]) -> dict[str, Any]:
         entry[key] = round(value, 3) if isinstance(value, float) else value
     entry["prefill_tps"] = rate(entry["prompt_n"], entry["prompt_ms"])
     entry["decode_tps"] = rate(entry["predicted_n"], entry["predicted_ms"])
+    entry["tool_call_sources"] = call_sources(r["tool_call_sources"] for r in runs)
     entry["by_epoch"] = runs
     return entry
 

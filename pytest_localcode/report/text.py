@@ -114,6 +114,34 @@ def _counts(title: str, counts: dict[str, int]) -> str:
     return f"{title}: " + ", ".join(f"{k} {v}" for k, v in counts.items())
 
 
+RECOVERED_SHOWN = 12  # exercises named in the text whose calls were read from the reply's text
+
+
+def _sources_text(sources: dict[str, Any]) -> str:
+    by_syntax = ", ".join(f"{k} {v}" for k, v in sources["recovered_by_syntax"].items())
+    return (f"{sources['server_calls']} structured by the server, {sources['recovered_calls']} read by the agent "
+            f"from the text ({sources['recovered_share']:.1f}%" + (f": {by_syntax})" if by_syntax else ")"))
+
+
+def call_source_lines(summary: dict[str, Any]) -> list[str]:
+    """Where the run's tool calls came from (the server's parser, or the agent reading the model's
+    own syntax in the text) and which exercises depended on the latter, so a result that rests on
+    recovery shows it."""
+    sources = summary["total"].get("tool_call_sources")
+    if not sources:
+        return []
+    lines = [f"Tool calls by source: {_sources_text(sources)}"]
+    recovered = [(name, e["tool_call_sources"]) for name, e in summary["exercises"].items()
+                 if (e.get("tool_call_sources") or {}).get("recovered_calls")]
+    if recovered:
+        shown = ", ".join(f"{name} {s['recovered_calls']}/{s['recovered_calls'] + s['server_calls']}"
+                          for name, s in recovered[:RECOVERED_SHOWN])
+        more = f", … {len(recovered) - RECOVERED_SHOWN} more" if len(recovered) > RECOVERED_SHOWN else ""
+        lines.append(f"  read from the text in {len(recovered)} of {len(summary['exercises'])} exercises "
+                     f"(calls read / all calls): {shown}{more}")
+    return lines
+
+
 def flaky_lines(summary: dict[str, Any]) -> list[str]:
     flaky = summary.get("flaky") or []
     lines = [f"Flaky exercises (solved in some epochs, not in others): {len(flaky)}" + ("" if flaky else ", none")]
@@ -172,6 +200,7 @@ def render(summary: dict[str, Any], provenance: dict[str, Any]) -> str:
         lines.append(_counts("Tool calls", total["tool_calls"]))
         lines.append(_counts("Tool errors by tool", total["tool_errors_by_tool"]))
         lines.append(_counts("Tool errors by kind", total["tool_errors"]))
+        lines += call_source_lines(summary)
     lines += server_lines(summary)
     lines.append(f"Tests: {total['tests_executed']} of {total['tests_defined']} defined test cases ran in the last "
                  f"tries; test timeouts {total['test_timeouts']}; refused access attempts {total['refused_paths']}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -124,3 +125,46 @@ def assert_well_formed(messages: list[dict[str, Any]]) -> None:
             assert isinstance(json.loads(call["function"]["arguments"]), dict)
             pending.append(call["id"])
     assert not pending
+
+
+@dataclass
+class RealExercise:
+    """A real exercise's workspace for a scripted model to solve: ``dst`` is its solution file,
+    ``reference`` the dataset's reference solution the model writes."""
+
+    exercise: Any
+    conf: Any
+    workspace: Path
+    dst: str
+    reference: str
+
+    def assert_graded_pass(self, dest: Path) -> None:
+        """Grade the workspace with the harness's grader in the local sandbox: every test passes."""
+        from pytest_localcode.grading import Grader
+        from pytest_localcode.sandbox.select import open_factory
+
+        factory = open_factory("local")
+        try:
+            run = Grader(factory).grade(self.exercise, self.conf, self.workspace, dest)
+        finally:
+            factory.close()
+        assert run.outcome == "pass", run.output[-2000:]
+        assert run.executed == run.defined == run.passed > 0
+
+
+def real_exercise(polyglot: Path, language: str, slug: str, workspace: Path) -> RealExercise:
+    from pytest_localcode.exercises import load_exercise
+    from pytest_localcode.languages import load_language
+    from pytest_localcode.workspace import create_workspace, reference_map
+
+    conf = load_language(language)
+    ex = load_exercise(polyglot / language / "exercises" / "practice" / slug, language)
+    create_workspace(ex, conf, workspace)
+    [(src, dst)] = reference_map(ex, conf)
+    return RealExercise(ex, conf, workspace, dst, (ex.path / src).read_text(encoding="utf-8"))
+
+
+def thirds(text: str) -> tuple[str, str, str]:
+    lines = text.splitlines(keepends=True)
+    a, b = len(lines) // 3, 2 * len(lines) // 3
+    return "".join(lines[:a]), "".join(lines[a:b]), "".join(lines[b:])

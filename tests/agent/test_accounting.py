@@ -91,7 +91,8 @@ METRIC_KEYS = {
     "tool_errors", "tool_errors_by_tool", "prompt_tokens", "completion_tokens", "cached_tokens", "prompt_n",
     "prompt_ms", "predicted_n", "predicted_ms", "prefill_tps", "decode_tps", "model_seconds", "tool_seconds",
     "finish_reasons", "length_stops", "context_overflows", "format_retries", "malformed_responses",
-    "recovered_calls", "recovered_responses", "http_errors", "refused_paths",
+    "server_calls", "recovered_calls", "recovered_responses", "recovered_by_syntax", "incomplete_calls", "http_errors",
+    "refused_paths",
 }  # fmt: skip
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import warnings
@@ -18,8 +19,9 @@ from agent import (
     load_config,
 )
 from agent.cli import split_cli_overrides
-from agent.config import CONFIG_DIR, ConfigWarning, coerce, with_overrides
+from agent.config import CONFIG_DIR, ConfigWarning, coerce, resolve_syntax, with_overrides
 from agent.prompts import few_shot, name_map
+from agent.syntaxes import SYNTAXES
 from agent.tools import resolve_tool_name, toolbox_for
 
 SHIPPED_GGUF = {
@@ -107,6 +109,10 @@ def test_missing_file_and_unknown_name(tmp_path: Path) -> None:
         ({"prompt": "p.md", "tool_choice": "always"}, r"key 'tool_choice' must be one of auto, required, none"),
         ({"prompt": "p.md", "tools": "read"}, r"key 'tools' must be a list"),
         ({"prompt": "p.md", "think": "maybe"}, r"key 'think' must be true, false or \"auto\""),
+        ({"prompt": "p.md", "tool_syntax": "glm5"},
+         r"cfg.json: key 'tool_syntax' must be one of glm, qwen3_coder, step, .*, tool_calls, got \"glm5\""),
+        ({"prompt": "p.md", "call_grammar": "section", "tool_syntax": "glm"},
+         r"cfg.json: key 'tool_syntax' is 'glm' but call_grammar 'section' makes the model write 'tool_calls' calls"),
     ],
 )
 def test_config_errors_are_one_line_naming_file_and_key(tmp_path: Path, data: object, message: str) -> None:
@@ -227,3 +233,59 @@ def test_prompt_overlay_is_named_by_the_caller(tmp_path: Path) -> None:
     assert named.system.endswith("REACT HINTS")
     assert "HINTS" not in Agent(cfg, client=client, workspace=ws, context_window=4096).system
     assert "HINTS" not in Agent(cfg, client=client, workspace=ws, context_window=4096, prompt_overlay="react").system
+
+
+@pytest.mark.parametrize("name", list_configs())
+def test_every_shipped_config_names_its_tool_syntax_and_detection_agrees(name: str) -> None:
+    """Each shipped config fixes its family's syntax; left out, the family detected from the
+    config's chat template, grammar or model names is the same one."""
+    cfg = load_config(name)
+    assert cfg.tool_syntax in SYNTAXES
+    assert resolve_syntax(dataclasses.replace(cfg, tool_syntax=None)) == cfg.tool_syntax
+    if cfg.call_grammar:  # the tiny models: their own templates say so too
+        plain = dataclasses.replace(cfg, tool_syntax=None, call_grammar=None)
+        assert plain.chat_template_path() is not None and resolve_syntax(plain) == cfg.tool_syntax
+
+
+def test_the_syntax_comes_from_the_config_then_the_template_then_the_model_names(tmp_path: Path) -> None:
+    glm_template = "{%- for m in messages %}<tool_call>{{ m.name }}<arg_key>k</arg_key><arg_value>v</arg_value>"
+    (tmp_path / "t.jinja").write_text("{{ '<|tool_calls_section_begin|>' }}")
+    bare = AgentConfig(name="mine/unknown", prompt="p.md", model="local-model")
+    assert resolve_syntax(bare) is None  # nothing tells: every family is read, none first
+    assert resolve_syntax(bare, chat_template=glm_template) == "glm"
+    assert resolve_syntax(bare, model_name="Qwen3-Coder-30B-A3B-Instruct-Q4_K_M.gguf") == "qwen3_coder"
+    assert resolve_syntax(bare, chat_template=glm_template, model_name="gpt-oss-20b") == "glm"  # the template first
+    named = dataclasses.replace(bare, server_config={"model_path": "/models/qwen/MiniMax-M2.1-Q8_0.gguf",
+                                                     "hf_model": "org/Kimi-K2.5-GGUF/x.gguf"})
+    assert resolve_syntax(named) == "minimax"  # model_path (its file name) before hf_model
+    assert resolve_syntax(dataclasses.replace(named, model="step-3.5-flash")) == "step"
+    template_file = {**named.server_config, "chat_template_file": str(tmp_path / "t.jinja")}
+    with_file = dataclasses.replace(named, path=str(tmp_path / "c.json"), server_config=template_file)
+    assert resolve_syntax(with_file) == "kimi"  # the config's template file before the names
+    assert resolve_syntax(with_file, chat_template=glm_template) == "glm"  # the server's own template first
+    assert resolve_syntax(dataclasses.replace(with_file, call_grammar="tag")) == "hermes"
+    assert resolve_syntax(dataclasses.replace(with_file, call_grammar="tag", tool_syntax="hermes")) == "hermes"
+    declared = dataclasses.replace(with_file, tool_syntax="deepseek")
+    assert resolve_syntax(declared, chat_template=glm_template) == "deepseek"
+
+
+def test_the_agent_reads_the_servers_template_only_when_the_config_does_not_say(tmp_path: Path) -> None:
+    from tests.support.scripted_server import ScriptedServer
+
+    chatml = (CONFIG_DIR / "templates" / "chatml-tools.jinja").read_text(encoding="utf-8")
+    (tmp_path / "p.md").write_text("prompt")
+    with ScriptedServer([], chat_template=chatml) as server, HttpChatClient(server.url) as client:
+        def syntax(model_name: str | None = None, **keys: object) -> str | None:
+            cfg = load_config(write(tmp_path, {"prompt": "p.md", "model": "local-model", **keys}))
+            return Agent(cfg, client=client, workspace=tmp_path, context_window=8192, model_name=model_name).syntax
+
+        assert syntax() == "tool_calls"  # from /props
+        assert syntax(tool_syntax="glm") == "glm"
+        assert syntax(call_grammar="json") == "llama3"
+    with ScriptedServer([]) as server, HttpChatClient(server.url) as client:  # a server without a template
+        cfg = load_config(write(tmp_path, {"prompt": "p.md", "model": "local-model"}))
+        assert Agent(cfg, client=client, workspace=tmp_path, context_window=8192).syntax is None
+        assert Agent(cfg, client=client, workspace=tmp_path, context_window=8192,
+                     model_name="GLM-4.7-Flash-Q6_K").syntax == "glm"
+        assert Agent(cfg, client=client, workspace=tmp_path, context_window=8192,
+                     chat_template=chatml).syntax == "tool_calls"  # the harness hands it over

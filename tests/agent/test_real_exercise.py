@@ -11,21 +11,10 @@ import json
 from pathlib import Path
 
 from agent import Agent, AgentLimits, HttpChatClient, load_config
-from pytest_localcode.exercises import load_exercise
-from pytest_localcode.grading import Grader
-from pytest_localcode.languages import load_language
-from pytest_localcode.sandbox.select import open_factory
-from pytest_localcode.workspace import create_workspace, reference_map
-from tests.agent.conftest import assert_well_formed
+from tests.agent.conftest import assert_well_formed, real_exercise, thirds
 from tests.support.scripted_server import ScriptedServer, tool_call
 
 EXERCISE = ("python", "wordy")
-
-
-def thirds(text: str) -> tuple[str, str, str]:
-    lines = text.splitlines(keepends=True)
-    a, b = len(lines) // 3, 2 * len(lines) // 3
-    return "".join(lines[:a]), "".join(lines[a:b]), "".join(lines[b:])
 
 
 def patch(path: str, old: str, new: str) -> str:
@@ -38,12 +27,10 @@ def test_scripted_model_solves_a_real_exercise_through_write_apply_patch_and_edi
     polyglot: Path, tmp_path: Path, config_file
 ) -> None:
     language, slug = EXERCISE
-    conf = load_language(language)
-    ex = load_exercise(polyglot / language / "exercises" / "practice" / slug, language)
     ws = tmp_path / "workspace"
-    create_workspace(ex, conf, ws)
-    [(src, dst)] = reference_map(ex, conf)
-    one, two, three = thirds((ex.path / src).read_text(encoding="utf-8"))
+    exercise = real_exercise(polyglot, language, slug, ws)
+    dst = exercise.dst
+    one, two, three = thirds(exercise.reference)
     assert one and two and three
     script = [
         {"tool_calls": [tool_call("read", {"path": dst})]},
@@ -66,12 +53,5 @@ def test_scripted_model_solves_a_real_exercise_through_write_apply_patch_and_edi
     assert result.metrics["tool_calls"] == {"read": 1, "write": 1, "apply_patch": 1, "edit": 1, "finish": 1}
     assert_well_formed(result.messages)
     assert (ws / dst).read_text(encoding="utf-8") == one + two + three  # byte for byte the reference
-
-    factory = open_factory("local")
-    try:
-        run = Grader(factory).grade(ex, conf, ws, tmp_path / "grade")
-    finally:
-        factory.close()
-    assert run.outcome == "pass", run.output[-2000:]
-    assert run.executed == run.defined == run.passed > 0
+    exercise.assert_graded_pass(tmp_path / "grade")
 

@@ -19,7 +19,8 @@ import pytest
 
 from agent.syntaxes import SYNTAXES, Parsed, ParsedCall, detect_syntax, parse_content, split_reasoning, to_tool_calls
 from agent.syntaxes import typed_value
-from tests.support.render_toolcalls import CASES, MARKERS, case_tools, tool_schemas
+from agent.callreader import END_OF_TURN
+from tests.support.render_toolcalls import CASES, CODE, MARKERS, case_tools, reply_like, tool_schemas
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "fixtures" / "toolcalls"
@@ -106,10 +107,11 @@ CLOSERS = (
 @pytest.mark.parametrize("path", SAMPLES, ids=sample_id)
 def test_real_sample_variants_servers_produce(path: Path) -> None:
     """The final closing marker cut by a stop word, an end-of-turn token left in by --special,
-    and surrounding whitespace change nothing."""
+    prose before the calls and surrounding whitespace change nothing."""
     family, text, expected = load(path)
     tools = case_tools(expected["case"])
-    variants = [text + "<|im_end|>", "\n  " + text + "\n\n", text + "\n<|eot_id|>\n"]
+    variants = ["\n  " + text + "\n\n", text + "\n<|eot_id|>\n", "I'll do that now.\n\n" + text]
+    variants += [text + token for token in END_OF_TURN]
     closer = next((c for c in CLOSERS if text.rstrip().endswith(c)), None)
     if closer:
         variants.append(text.rstrip()[: -len(closer)])
@@ -176,6 +178,41 @@ def test_file_bodies_of_random_marker_fragments_round_trip(every_sample_as_text:
         assert parsed.calls[0].arguments["content"] == body, (family, prefer, body)
 
 
+# Bodies that hold what ends a value or a call, in every family, and what opens one.
+CLOSING = "\n".join([
+    "</arg_value>", "</parameter>", "</function>", "</tool_call>", "</invoke>", "</minimax:tool_call>",
+    "<|tool_call_end|>", "<|tool_calls_section_end|>", "<｜tool▁call▁end｜>", "<｜tool▁calls▁end｜>",
+    "</｜DSML｜parameter>", "</｜DSML｜invoke>", "<|call|>", "<|end|>", "</tool_calls>", '"}}', "]", "```",
+    "<|im_end|>", "</think>",
+]) + "\n"
+OPENING = "<think>\n" + "\n".join([
+    "<arg_key>all</arg_key><arg_value>", "<parameter=all>", '<parameter name="all">', "<tool_call>",
+    "[TOOL_CALLS]", "<|python_tag|>", "<|tool_call_begin|>", "to=functions.edit<|message|>",
+]) + "\n"
+BODIES = {"markers": MARKERS, "code": CODE, "closing": CLOSING, "opening": OPENING,
+          "both": OPENING + CLOSING + "tail", "blank_lines": "\n\n\nx\n\n\n", "crlf": "a\r\nb\r\n"}
+
+
+@pytest.mark.parametrize("sample_dir", sorted(FIXTURES.glob("*/*/")), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_bodies_in_any_argument_position_round_trip(sample_dir: Path) -> None:
+    """A body holding closing and opening markers, as the last argument (write's content) and as
+    one followed by more typed arguments (edit's old and new), written in the family's syntax
+    (the sample's own, with these values in place) and read with any family preferred."""
+    family = sample_dir.parent.name
+    tools = tool_schemas()
+    for body in BODIES.values():
+        for case, calls in (
+            ("code_body", [("write", {"path": "wordy.py", "content": body})]),
+            ("edit_typed", [("edit", {"path": "wordy.py", "old": body, "new": body + "!", "all": True,
+                                      "old_start": 3})]),
+        ):
+            reply = reply_like(sample_dir / f"{case}.txt", calls)
+            for prefer in (family, None, *SYNTAXES):
+                parsed = parse_content(reply, tools, prefer)
+                assert calls_of(parsed) == [{"name": n, "arguments": a} for n, a in calls], (case, body, prefer)
+                assert parsed is not None and parsed.incomplete is None
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -185,6 +222,7 @@ def test_file_bodies_of_random_marker_fragments_round_trip(every_sample_as_text:
         "def f(x):\n    return {'name': x}  # <tool_call> is just a word here\n",
         "Set the channel to=stdout and retry [TOOL_CALLS are logged].",
         "<think>I could call read, but the answer is already known.</think>The planet is Mercury.",
+        'Call it as {"name": "read", "arguments": {"path": "a.py"}} and carry on.',  # shown in prose
         "",
     ],
 )
@@ -201,7 +239,9 @@ def _first_sample_of_each_family(case: str) -> list[Path]:
     return list(seen.values())
 
 
-@pytest.mark.parametrize("path", _first_sample_of_each_family("code_body") + _first_sample_of_each_family("two_calls"), ids=sample_id)
+@pytest.mark.parametrize(
+    "path", _first_sample_of_each_family("code_body") + _first_sample_of_each_family("two_calls"), ids=sample_id
+)
 def test_reply_cut_anywhere_gives_only_complete_calls(path: Path) -> None:
     """Documented behaviour: a call the end of the reply cut off (max_tokens) is never returned
     as a call (it would write half a file); the calls before it that completed are. A call closed
@@ -238,8 +278,8 @@ def test_write_cut_inside_its_body_is_reported_incomplete(path: Path) -> None:
         ('<tool_call>\n{"name": "read", "arguments": {"path": "a.py",}}\n</tool_call>', "read", '{"path": "a.py",}'),
         ("<|tool_calls_section_begin|><|tool_call_begin|>functions.read:0<|tool_call_argument_begin|>"
          "{'path': 'a.py'}<|tool_call_end|><|tool_calls_section_end|>", "read", "{'path': 'a.py'}"),
-        ("<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>read<｜tool▁sep｜>{path: \"a.py\"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>",
-         "read", '{path: "a.py"}'),
+        ("<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>read<｜tool▁sep｜>{path: \"a.py\"}"
+         "<｜tool▁call▁end｜><｜tool▁calls▁end｜>", "read", '{path: "a.py"}'),
     ],
 )
 def test_broken_json_between_complete_markers_is_handed_on_as_text(text: str, name: str, raw: str) -> None:
@@ -274,35 +314,44 @@ VARIANTS: list[tuple[str, str, list[dict[str, Any]]]] = [
     ("glm", "<tool_call>read\n<arg_key> path </arg_key>\n\n<arg_value>a.py</arg_value>\n</tool_call>\n", read_call()),
     ("glm", "<tool_call>finish</tool_call>", [{"name": "finish", "arguments": {}}]),
     ("glm", "<tool_call>finish\n</tool_call>", [{"name": "finish", "arguments": {}}]),
-    ("glm", "Let me look.\n<tool_call>grep<arg_key>pattern</arg_key><arg_value>x</arg_value><arg_key>max_results</arg_key>"
-     "<arg_value>5</arg_value><arg_key>literal</arg_key><arg_value>true</arg_value></tool_call>",
+    ("glm", "Let me look.\n<tool_call>grep<arg_key>pattern</arg_key><arg_value>x</arg_value>"
+     "<arg_key>max_results</arg_key><arg_value>5</arg_value><arg_key>literal</arg_key><arg_value>true</arg_value></tool_call>",
      [{"name": "grep", "arguments": {"pattern": "x", "max_results": 5, "literal": True}}]),
-    ("glm", "<tool_call>read<arg_key>path</arg_key><arg_value>a.py</arg_value>", read_call()),  # stop word ate </tool_call>
+    # a stop word ate </tool_call>
+    ("glm", "<tool_call>read<arg_key>path</arg_key><arg_value>a.py</arg_value>", read_call()),
     # Qwen3-Coder XML: values with or without padding newlines, no <tool_call> wrapper, Python spellings
-    ("qwen3_coder", "<tool_call>\n<function=read>\n<parameter=path>a.py</parameter>\n</function>\n</tool_call>", read_call()),
+    ("qwen3_coder", "<tool_call>\n<function=read>\n<parameter=path>a.py</parameter>\n</function>\n</tool_call>",
+     read_call()),
     ("qwen3_coder", "<function=read>\n<parameter=path>\na.py\n</parameter>\n</function>", read_call()),
-    ("qwen3_coder", "<tool_call><function=write><parameter=path>a.py</parameter><parameter=content>\n\nx = 1\n\n</parameter></function></tool_call>",
+    ("qwen3_coder", "<tool_call><function=write><parameter=path>a.py</parameter>"
+     "<parameter=content>\n\nx = 1\n\n</parameter></function></tool_call>",
      [{"name": "write", "arguments": {"path": "a.py", "content": "\nx = 1\n"}}]),
-    ("qwen3_coder", "<tool_call>\n<function=edit>\n<parameter=path>\na.py\n</parameter>\n<parameter=new>\ny\n</parameter>\n"
-     "<parameter=all>\nTrue\n</parameter>\n<parameter=old_start>\n 3 \n</parameter>\n</function>\n</tool_call>",
+    ("qwen3_coder", "<tool_call>\n<function=edit>\n<parameter=path>\na.py\n</parameter>\n"
+     "<parameter=new>\ny\n</parameter>\n<parameter=all>\nTrue\n</parameter>\n"
+     "<parameter=old_start>\n 3 \n</parameter>\n</function>\n</tool_call>",
      [{"name": "edit", "arguments": {"path": "a.py", "new": "y", "all": True, "old_start": 3}}]),
-    ("qwen3_coder", "I'll read it.\n\n<tool_call>\n<function=read>\n<parameter=path>\na.py\n</parameter>\n</function>\n</tool_call>\n"
-     "<tool_call>\n<function=finish>\n</function>\n</tool_call>", read_call() + [{"name": "finish", "arguments": {}}]),
+    ("qwen3_coder", "I'll read it.\n\n<tool_call>\n<function=read>\n<parameter=path>\na.py\n</parameter>\n"
+     "</function>\n</tool_call>\n<tool_call>\n<function=finish>\n</function>\n</tool_call>",
+     read_call() + [{"name": "finish", "arguments": {}}]),
     # Hermes JSON: arguments as a string, a list in one tag, trailing prose
     ("hermes", '<tool_call>\n{"name": "read", "arguments": "{\\"path\\": \\"a.py\\"}"}\n</tool_call>', read_call()),
     ("hermes", '<tool_call>{"name":"read","arguments":{"path":"a.py"}}</tool_call>', read_call()),
-    ("hermes", '<tool_call>\n{"name": "read", "arguments": {"path": "a.py"}}\n</tool_call>\nI will wait for the result.', read_call()),
+    ("hermes", '<tool_call>\n{"name": "read", "arguments": {"path": "a.py"}}\n</tool_call>\n'
+     "I will wait for the result.", read_call()),
     # Harmony: model form, template form, no <|call|> (it stops generation), analysis first
     ("harmony", '<|channel|>commentary to=functions.read <|constrain|>json<|message|>{"path": "a.py"}', read_call()),
-    ("harmony", '<|start|>assistant<|channel|>commentary to=functions.read json<|message|>{"path":"a.py"}<|call|>', read_call()),
+    ("harmony", '<|start|>assistant<|channel|>commentary to=functions.read json<|message|>{"path":"a.py"}<|call|>',
+     read_call()),
     ("harmony", '<|channel|>analysis<|message|>Need the file.<|end|><|start|>assistant<|channel|>commentary to=read '
      '<|constrain|>json<|message|>{"path": "a.py"}<|call|>', read_call()),
-    ("hermes", '<tool_call>\n{"name": "read", "arguments": {"path": "a.py"}} (reading first)\n</tool_call>', read_call()),
+    ("hermes", '<tool_call>\n{"name": "read", "arguments": {"path": "a.py"}} (reading first)\n</tool_call>',
+     read_call()),
     ("harmony", '<|channel|>analysis to=functions.read code<|message|>{"path": "a.py"}<|call|>', read_call()),
     # Mistral: v3 list with spaces, v11 with and without [ARGS], several
     ("mistral", '[TOOL_CALLS] [{"name": "read", "arguments": {"path": "a.py"}}]', read_call()),
     ("mistral", '[TOOL_CALLS]read{"path": "a.py"}', read_call()),
-    ("mistral", '[TOOL_CALLS]read[ARGS]{"path": "a.py"}[TOOL_CALLS]finish[ARGS]{}', read_call() + [{"name": "finish", "arguments": {}}]),
+    ("mistral", '[TOOL_CALLS]read[ARGS]{"path": "a.py"}[TOOL_CALLS]finish[ARGS]{}',
+     read_call() + [{"name": "finish", "arguments": {}}]),
     # Llama 3.x: bare, python_tag JSON, ';'-separated, fenced
     ("llama3", '{"name": "read", "parameters": {"path": "a.py"}}', read_call()),
     ("llama3", '<|python_tag|>{"name": "read", "parameters": {"path": "a.py"}}', read_call()),
@@ -310,31 +359,41 @@ VARIANTS: list[tuple[str, str, list[dict[str, Any]]]] = [
      read_call() + [{"name": "finish", "arguments": {}}]),
     ("llama3", '```json\n{"name": "read", "arguments": {"path": "a.py"}}\n```', read_call()),
     # MiniMax: single quotes, newlines, typed values
-    ("minimax", "<minimax:tool_call><invoke name='read'><parameter name='path'>a.py</parameter></invoke></minimax:tool_call>", read_call()),
-    ("minimax", '<think>\nplan\n</think>\n\n<minimax:tool_call>\n<invoke name="batch_read">\n<parameter name="paths">["a.py", "b.py"]'
-     "</parameter>\n</invoke>\n</minimax:tool_call>", [{"name": "batch_read", "arguments": {"paths": ["a.py", "b.py"]}}]),
+    ("minimax", "<minimax:tool_call><invoke name='read'><parameter name='path'>a.py</parameter></invoke>"
+     "</minimax:tool_call>", read_call()),
+    ("minimax", '<think>\nplan\n</think>\n\n<minimax:tool_call>\n<invoke name="batch_read">\n'
+     '<parameter name="paths">["a.py", "b.py"]</parameter>\n</invoke>\n</minimax:tool_call>',
+     [{"name": "batch_read", "arguments": {"paths": ["a.py", "b.py"]}}]),
     # Kimi: newlines between tokens (llama.cpp's own test sample), ids without "functions."
-    ("kimi", '<|tool_calls_section_begin|>\n<|tool_call_begin|>\nfunctions.read:0<|tool_call_argument_begin|>\n{"path": "a.py"}\n'
-     "<|tool_call_end|>\n<|tool_calls_section_end|>", read_call()),
-    ("kimi", '<|tool_calls_section_begin|><|tool_call_begin|>read:3<|tool_call_argument_begin|>{"path": "a.py"}<|tool_call_end|>', read_call()),
-    ("kimi", '<|tool_call_begin|>functions.read:0<|tool_call_argument_begin|>{"path": "a.py"}<|tool_call_end|>', read_call()),
+    ("kimi", '<|tool_calls_section_begin|>\n<|tool_call_begin|>\nfunctions.read:0<|tool_call_argument_begin|>\n'
+     '{"path": "a.py"}\n<|tool_call_end|>\n<|tool_calls_section_end|>', read_call()),
+    ("kimi", '<|tool_calls_section_begin|><|tool_call_begin|>read:3<|tool_call_argument_begin|>{"path": "a.py"}'
+     "<|tool_call_end|>", read_call()),
+    ("kimi", '<|tool_call_begin|>functions.read:0<|tool_call_argument_begin|>{"path": "a.py"}<|tool_call_end|>',
+     read_call()),
     # DeepSeek: ASCII bars, V3.1 and R1 forms, DSML typed by its own flag
-    ("deepseek", '<|tool▁calls▁begin|><|tool▁call▁begin|>read<|tool▁sep|>{"path": "a.py"}<|tool▁call▁end|><|tool▁calls▁end|>', read_call()),
-    ("deepseek", '<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>read\n```json\n{"path": "a.py"}\n```<｜tool▁call▁end｜>'
-     "<｜tool▁calls▁end｜>", read_call()),
-    ("deepseek", '<｜DSML｜function_calls>\n<｜DSML｜invoke name="grep">\n<｜DSML｜parameter name="pattern" string="true">42</｜DSML｜parameter>\n'
-     '<｜DSML｜parameter name="max_results" string="false">7</｜DSML｜parameter>\n</｜DSML｜invoke>\n</｜DSML｜function_calls>',
+    ("deepseek", '<|tool▁calls▁begin|><|tool▁call▁begin|>read<|tool▁sep|>{"path": "a.py"}<|tool▁call▁end|>'
+     "<|tool▁calls▁end|>", read_call()),
+    ("deepseek", '<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>read\n```json\n{"path": "a.py"}\n```'
+     "<｜tool▁call▁end｜><｜tool▁calls▁end｜>", read_call()),
+    ("deepseek", '<｜DSML｜function_calls>\n<｜DSML｜invoke name="grep">\n'
+     '<｜DSML｜parameter name="pattern" string="true">42</｜DSML｜parameter>\n'
+     '<｜DSML｜parameter name="max_results" string="false">7</｜DSML｜parameter>\n</｜DSML｜invoke>\n'
+     "</｜DSML｜function_calls>",
      [{"name": "grep", "arguments": {"pattern": "42", "max_results": 7}}]),
     # Step: reasoning whose opening tag was in the generation prompt, calls with no separator
-    ("step", "plan it\n</think>\n<tool_call>\n<function=read>\n<parameter=path>\na.py\n</parameter>\n</function>\n</tool_call>"
-     "<tool_call>\n<function=finish>\n</function>\n</tool_call>", read_call() + [{"name": "finish", "arguments": {}}]),
+    ("step", "plan it\n</think>\n<tool_call>\n<function=read>\n<parameter=path>\na.py\n</parameter>\n</function>\n"
+     "</tool_call><tool_call>\n<function=finish>\n</function>\n</tool_call>",
+     read_call() + [{"name": "finish", "arguments": {}}]),
     # the project's own section
     ("tool_calls", '<tool_calls>\n[{"name": "read", "arguments": {"path": "a.py"}}]\n</tool_calls>', read_call()),
     ("tool_calls", '<tool_calls>[{"name": "read", "arguments": {"path": "a.py"}}]', read_call()),
 ]
 
 
-@pytest.mark.parametrize(("family", "text", "expected"), VARIANTS, ids=lambda v: v if isinstance(v, str) and len(v) < 12 else "")
+@pytest.mark.parametrize(
+    ("family", "text", "expected"), VARIANTS, ids=lambda v: v if isinstance(v, str) and len(v) < 12 else ""
+)
 def test_what_models_write(family: str, text: str, expected: list[dict[str, Any]]) -> None:
     for prefer in (family, None):
         parsed = parse_content(text, TOOLS, prefer)
@@ -344,7 +403,8 @@ def test_what_models_write(family: str, text: str, expected: list[dict[str, Any]
 
 def test_reasoning_and_text_are_kept_apart() -> None:
     parsed = parse_content(
-        "<think>The stub is empty.</think>\nReading it now.\n<tool_call>read<arg_key>path</arg_key><arg_value>a.py</arg_value></tool_call>",
+        "<think>The stub is empty.</think>\nReading it now.\n"
+        "<tool_call>read<arg_key>path</arg_key><arg_value>a.py</arg_value></tool_call>",
         TOOLS,
         "glm",
     )
@@ -354,7 +414,8 @@ def test_reasoning_and_text_are_kept_apart() -> None:
 
 
 def test_a_think_tag_inside_a_body_is_not_reasoning() -> None:
-    text = "<tool_call>\n<function=write>\n<parameter=path>\nt.md\n</parameter>\n<parameter=content>\nclose with </think>\n</parameter>\n</function>\n</tool_call>"
+    text = ("<tool_call>\n<function=write>\n<parameter=path>\nt.md\n</parameter>\n"
+            "<parameter=content>\nclose with </think>\n</parameter>\n</function>\n</tool_call>")
     parsed = parse_content(text, TOOLS, "qwen3_coder")
     assert parsed is not None and parsed.reasoning == ""
     assert calls_of(parsed) == [{"name": "write", "arguments": {"path": "t.md", "content": "close with </think>"}}]
@@ -455,7 +516,9 @@ def test_detect_the_projects_own_templates(name: str) -> None:
 TEMPLATES = os.environ.get("LOCALCODE_CHAT_TEMPLATES")
 
 
-@pytest.mark.skipif(not TEMPLATES, reason="set LOCALCODE_CHAT_TEMPLATES to a directory of the templates in templates.json")
+@pytest.mark.skipif(
+    not TEMPLATES, reason="set LOCALCODE_CHAT_TEMPLATES to a directory of the templates in templates.json"
+)
 @pytest.mark.parametrize("entry", MANIFEST, ids=lambda e: e["template"])
 def test_detect_and_render_from_the_real_templates(entry: dict[str, Any]) -> None:
     """With the fetched templates at hand: each is the revision SOURCE.md names, is detected as
@@ -489,7 +552,8 @@ def test_bare_json_needs_a_known_tool_name() -> None:
 
 
 def test_to_tool_calls_gives_json_arguments() -> None:
-    parsed = parse_content("<tool_call>read<arg_key>path</arg_key><arg_value>a.py</arg_value></tool_call>", TOOLS, "glm")
+    text = "<tool_call>read<arg_key>path</arg_key><arg_value>a.py</arg_value></tool_call>"
+    parsed = parse_content(text, TOOLS, "glm")
     assert parsed is not None
     (call,) = to_tool_calls(parsed)
     assert call.name == "read" and json.loads(call.arguments) == {"path": "a.py"} and call.id == ""

@@ -74,7 +74,8 @@ a.py
 {"name": "read", "arguments": {"path": "a.py"}}
 </tool_call>
 <|start|>assistant to=functions.read<|channel|>commentary json<|message|>{"path": "a.py"}<|call|>
-<|channel|>analysis<|message|>thinking<|end|><|start|>assistant<|channel|>commentary to=functions.read <|constrain|>json<|message|>{"path": "a.py"}<|call|>
+<|channel|>analysis<|message|>thinking<|end|><|start|>assistant<|channel|>commentary to=functions.read \
+<|constrain|>json<|message|>{"path": "a.py"}<|call|>
 [TOOL_CALLS][{"name": "read", "arguments": {"path": "a.py"}, "id": "abcdefghi"}]
 [TOOL_CALLS]read[CALL_ID]abcdefghi[ARGS]{"path": "a.py"}
 [TOOL_CALLS]read[ARGS]{"path": "a.py"}
@@ -85,7 +86,8 @@ a.py
 <parameter name="path">a.py</parameter>
 </invoke>
 </minimax:tool_call>
-<|tool_calls_section_begin|><|tool_call_begin|>functions.read:0<|tool_call_argument_begin|>{"path": "a.py"}<|tool_call_end|><|tool_calls_section_end|>
+<|tool_calls_section_begin|><|tool_call_begin|>functions.read:0<|tool_call_argument_begin|>{"path": "a.py"}\
+<|tool_call_end|><|tool_calls_section_end|>
 <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>read
 ```json
 {"path": "a.py"}
@@ -113,17 +115,19 @@ CASES: dict[str, dict[str, Any]] = {
     "two_calls": {"calls": [("read", {"path": "space_age.py"}), ("grep", {"pattern": "def on_", "path": "."})]},
     "code_body": {"calls": [("write", {"path": "space_age.py", "content": CODE})]},
     "typed_args": {
-        "calls": [("grep", {"pattern": r"class \w+", "path": "src", "literal": False, "ignore_case": True, "max_results": 20})]
+        "calls": [("grep", {"pattern": r"class \w+", "path": "src", "literal": False, "ignore_case": True,
+                            "max_results": 20})]
     },
     "array_arg": {"calls": [("batch_read", {"paths": ["space_age.py", "space_age_test.py"]})]},
     "edit_typed": {
-        "calls": [("edit", {"path": "space_age.py", "old": "    pass\n", "new": "    return 1.0\n", "all": True, "old_start": 3})]
+        "calls": [("edit", {"path": "space_age.py", "old": "    pass\n", "new": "    return 1.0\n", "all": True,
+                            "old_start": 3})]
     },
     "reasoning": {"reasoning": REASONING, "calls": [("read", {"path": "space_age.py"})]},
     "markers_body": {"calls": [("write", {"path": "notes/markers.txt", "content": MARKERS})]},
 }
 # Only for templates that list it: Llama 3.1's built-in tools (<|python_tag|>name.call(...)).
-BUILTIN_CASE = {
+BUILTIN_CASE: dict[str, Any] = {
     "calls": [("brave_search", {"query": "space age on Mercury"})],
     "context": {"builtin_tools": ["brave_search", "wolfram_alpha"]},
 }
@@ -254,6 +258,52 @@ def render_case(template_text: str, entry: dict[str, Any], case: str) -> tuple[s
     if reasoning and reasoning.splitlines()[0] not in reply:
         raise ValueError(f"{entry['template']}: case {case}: the reasoning is not in the rendered reply")
     return reply, expected
+
+
+def reply_like(sample: Path, calls: list[tuple[str, dict[str, Any]]]) -> str:
+    """The reply of the committed fixture ``sample`` (``<case>.txt``) with ``calls`` in place of its
+    own: the same tools with the same argument keys, each string value written where and as the
+    sample writes it (verbatim, or as a JSON string), so a test gets a family's real syntax for
+    arguments of its own without the template at hand. Values that do not change stay as they are.
+    """
+    text = sample.read_text(encoding="utf-8")
+    expected = json.loads(sample.with_suffix(".json").read_text(encoding="utf-8"))["calls"]
+    if [c["name"] for c in expected] != [name for name, _ in calls]:
+        raise ValueError(f"{sample}: has calls {[c['name'] for c in expected]}, not {[n for n, _ in calls]}")
+    changes: list[tuple[str, str]] = []
+    for old_call, (_, args) in zip(expected, calls):
+        if set(old_call["arguments"]) != set(args):
+            raise ValueError(f"{sample}: {old_call['name']} takes {sorted(old_call['arguments'])}, not {sorted(args)}")
+        changes += [(old, args[key]) for key, old in old_call["arguments"].items() if old != args[key]]
+    if not all(isinstance(old, str) and isinstance(new, str) for old, new in changes):
+        raise ValueError(f"{sample}: only string values can be replaced")
+
+    def as_json(value: str) -> str:
+        return json.dumps(value, ensure_ascii=False)[1:-1]
+
+    # How the sample writes strings: the value that reads differently in the two ways says.
+    written = {"verbatim": lambda v: v, "json": as_json}
+    telling = [old for old, _ in changes if old != as_json(old)]
+    ways = [w for w, encode in written.items() if all(text.count(encode(old)) == 1 for old in telling)]
+    if telling and len(ways) != 1:
+        raise ValueError(f"{sample}: cannot tell how it writes string values")
+    encode = written[ways[0]] if telling else lambda v: v
+    if not telling and any(new != as_json(new) for _, new in changes):
+        raise ValueError(f"{sample}: its values do not show how it writes newlines and quotes")
+    spans = []
+    for old, new in changes:
+        at = text.find(encode(old))
+        if at < 0 or text.count(encode(old)) != 1:
+            raise ValueError(f"{sample}: {old[:40]!r} does not occur exactly once")
+        spans.append((at, at + len(encode(old)), encode(new)))
+    spans.sort()
+    if any(a[1] > b[0] for a, b in zip(spans, spans[1:])):
+        raise ValueError(f"{sample}: argument values overlap")
+    out, cursor = [], 0
+    for start, end, new in spans:
+        out += [text[cursor:start], new]
+        cursor = end
+    return "".join(out) + text[cursor:]
 
 
 def cases_of(entry: dict[str, Any]) -> list[str]:

@@ -74,7 +74,7 @@ class Handler(BaseHTTPRequestHandler):
                     "total_slots": fake.slots,
                     "model_path": fake.model,
                     "build_info": "b0-scripted",
-                    "chat_template": "",
+                    "chat_template": fake.chat_template,
                 },
             )
         if path in ("/v1/models", "/models"):

@@ -92,8 +92,10 @@ class ScriptedServer:
         port: int = 0,
         limit_slots: bool = False,
         ledger: str | None = None,
+        chat_template: str = "",
     ) -> None:
         self.script, self.repeat, self.strict = script, repeat, strict
+        self.chat_template = chat_template  # what /props reports (the agent detects the call syntax from it)
         self.n_ctx, self.slots, self.model, self.latency = n_ctx, slots, model, latency
         self.requests: list[dict[str, Any]] = []
         self.sent: list[dict[str, Any]] = []
