@@ -91,7 +91,8 @@ METRIC_KEYS = {
     "tool_errors", "tool_errors_by_tool", "prompt_tokens", "completion_tokens", "cached_tokens", "prompt_n",
     "prompt_ms", "predicted_n", "predicted_ms", "prefill_tps", "decode_tps", "model_seconds", "tool_seconds",
     "finish_reasons", "length_stops", "context_overflows", "format_retries", "malformed_responses",
-    "recovered_calls", "recovered_responses", "http_errors", "refused_paths",
+    "recovered_calls", "recovered_responses", "http_errors", "refused_paths", "cache_prompt_tokens",
+    "first_prompt_tokens", "first_cached_tokens", "wait_seconds", "timed_responses",
 }  # fmt: skip
 
 
