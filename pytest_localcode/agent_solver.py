@@ -2,7 +2,11 @@
 
 The agent's ``shell`` tool runs in a sandbox opened on the workspace (never on the host), test
 and build files are read-only to its file tools, and reference material is refused outright.
-Try 2 continues try 1's session (saved per exercise, not globally).
+Try 2 continues try 1's session (saved per exercise, not globally). Every request of the worker
+goes to its own slot of the server (``slot``: ``id_slot``), so an exercise's turns, and its try 2,
+find their history in that slot's prompt cache. ``--agent-timeout`` counts working time: the
+client's deadline is a working one (:class:`agent.client.HttpChatClient`), so a request queued
+behind other workers' does not end the try.
 """
 
 from __future__ import annotations
@@ -59,7 +63,8 @@ class AgentSolver:
     deterministic = False
 
     def __init__(self, cfg: AgentConfig, base_url: str, sandboxes: SandboxFactory, worker: str, limits: AgentLimits,
-                 model_name: str | None = None, owned_server: bool = True):
+                 model_name: str | None = None, owned_server: bool = True, slot: int | None = None,
+                 server_index: int = 0):
         self.cfg = cfg
         self.name = cfg.name
         self.base_url = base_url
@@ -68,14 +73,15 @@ class AgentSolver:
         self.limits = limits
         self.model_name = model_name
         self.owned_server = owned_server  # only a server we started is health-checked and restarted
-        self.client = HttpChatClient(base_url)
+        self.slot, self.server_index = slot, server_index
+        self.client = HttpChatClient(base_url, working_deadline=True)
         self._context_window: int | None = None
 
-    def retarget(self, base_url: str, owned_server: bool) -> None:
+    def retarget(self, base_url: str, owned_server: bool, slot: int | None = None, server_index: int = 0) -> None:
         """Use another model server from the next try on (the worker's server is gone for good)."""
         self.client.close()
-        self.base_url, self.owned_server = base_url, owned_server
-        self.client = HttpChatClient(base_url)
+        self.base_url, self.owned_server, self.slot, self.server_index = base_url, owned_server, slot, server_index
+        self.client = HttpChatClient(base_url, working_deadline=True)
         self._context_window = None
 
     def context_window(self) -> int | None:
@@ -110,6 +116,7 @@ class AgentSolver:
                 context_window=self.context_window(),
                 model_name=self.model_name,
                 prompt_overlay=ctx.exercise.name,
+                slot=self.slot,
             )
             result = agent.run(ctx.prompt, continue_session=ctx.number > 1)
         finally:

@@ -64,7 +64,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="run shard I (from 0) of K of the selected exercises; I may be $JOB_COMPLETION_INDEX. "
                          "Join the shards' run directories with `localcode merge`")
     group.addoption("--agent-timeout", dest="localcode_agent_timeout", type=float, default=900.0, metavar="SEC",
-                    help="wall-clock limit for the agent per try (default 900)")
+                    help="limit on the agent's working time per try: time a request waits for a server slot does "
+                         "not count (default 900)")
     group.addoption("--max-turns", dest="localcode_max_turns", type=int, default=None, metavar="N",
                     help="override the agent config's max_turns")
     group.addoption("--max-tokens", dest="localcode_max_tokens", type=int, default=None, metavar="N",
@@ -140,6 +141,7 @@ class ServerPlugin:
             return
         try:
             servers = self.find_servers() if settings.server_urls else self.start_servers(config)
+            servers = self.preflight(servers, worker_count(config))
         except LocalcodeError as exc:
             self.stop()
             raise pytest.UsageError(str(exc)) from None
@@ -148,6 +150,16 @@ class ServerPlugin:
         settings.server_url = servers[0].url
         if not settings.external_server:
             settings.server_info = servers[0].info
+
+    def preflight(self, servers: list[Endpoint], workers: int) -> list[Endpoint]:
+        """Check every server before any exercise (pytest_localcode/preflight.py); what it learned
+        goes to the provenance, and the servers that take llama.cpp's ``id_slot`` get it."""
+        from pytest_localcode.preflight import run_preflight
+
+        cfg = agent_config(self.settings.model)
+        servers, records, note = run_preflight(servers, cfg, workers=workers, seed=self.settings.seed)
+        self.settings.preflight, self.settings.determinism = records, note
+        return servers
 
     def find_servers(self) -> list[Endpoint]:
         """The --server-url servers, each asked for its slots; one that does not answer is a usage error."""
@@ -291,7 +303,8 @@ def localcode_solver(localcode_settings: Settings, localcode_sandboxes: SandboxF
     limits = AgentLimits(max_turns=settings.max_turns, max_seconds=settings.agent_timeout,
                          max_total_tokens=settings.max_tokens)
     return AgentSolver(cfg, server.url, localcode_sandboxes, worker_id(), limits, model_name=cfg.model,
-                       owned_server=server.managed)
+                       owned_server=server.managed, slot=localcode_route.current.pinned_slot,
+                       server_index=server.index)
 
 
 @pytest.fixture(scope="session")
@@ -389,7 +402,8 @@ def move_to_another_server(route: Route, solver: Solver) -> bool:
         return False
     retarget = getattr(solver, "retarget", None)
     if retarget is not None:
-        retarget(moved.server.url, owned_server=moved.server.managed)
+        retarget(moved.server.url, owned_server=moved.server.managed, slot=moved.pinned_slot,
+                 server_index=moved.server.index)
     return True
 
 

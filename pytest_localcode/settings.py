@@ -43,6 +43,8 @@ class Settings:
     servers: list[dict[str, Any]] = field(default_factory=list)  # pool.Endpoint of every server, once known
     server: dict[str, Any] | None = None  # this process's pool.Assignment (xdist: set per worker)
     shard: list[int] | None = None  # [index, count] of --shard
+    preflight: list[dict[str, Any]] = field(default_factory=list)  # what the preflight learned, per server
+    determinism: dict[str, Any] | None = None  # whether the run can be deterministic (preflight.determinism)
 
     def to_workerinput(self) -> dict[str, Any]:
         data = asdict(self)
