@@ -6,7 +6,8 @@ Try 2 continues try 1's session (saved per exercise, not globally). Every reques
 goes to its own slot of the server (``slot``: ``id_slot``), so an exercise's turns, and its try 2,
 find their history in that slot's prompt cache. ``--agent-timeout`` counts working time: the
 client's deadline is a working one (:class:`agent.client.HttpChatClient`), so a request queued
-behind other workers' does not end the try.
+behind other workers' does not end the try. ``live`` records each try's turns and responses for
+the controller's live view and health checks (:mod:`pytest_localcode.live`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import httpx
 from agent import Agent, AgentConfig, AgentLimits, HttpChatClient
 from agent.client import server_context
 from pytest_localcode.grading import language_exports
+from pytest_localcode.live import LiveLog
 from pytest_localcode.sandbox.base import ExecResult, Sandbox, SandboxFactory
 from pytest_localcode.solvers import Attempt, TryContext
 
@@ -64,7 +66,7 @@ class AgentSolver:
 
     def __init__(self, cfg: AgentConfig, base_url: str, sandboxes: SandboxFactory, worker: str, limits: AgentLimits,
                  model_name: str | None = None, owned_server: bool = True, slot: int | None = None,
-                 server_index: int = 0):
+                 server_index: int = 0, live: LiveLog | None = None):
         self.cfg = cfg
         self.name = cfg.name
         self.base_url = base_url
@@ -73,7 +75,7 @@ class AgentSolver:
         self.limits = limits
         self.model_name = model_name
         self.owned_server = owned_server  # only a server we started is health-checked and restarted
-        self.slot, self.server_index = slot, server_index
+        self.slot, self.server_index, self.live = slot, server_index, live
         self.client = HttpChatClient(base_url, working_deadline=True)
         self._context_window: int | None = None
 
@@ -102,6 +104,11 @@ class AgentSolver:
     def attempt(self, ctx: TryContext) -> Attempt:
         runner = self.open_shell(ctx)
         cfg = self.cfg if ctx.seed is None else dataclasses.replace(self.cfg, seed=ctx.seed)
+        name = ctx.exercise.name if ctx.epoch == 1 else f"{ctx.exercise.name}[{ctx.epoch}]"
+        on_event = None
+        if self.live is not None:
+            self.live.write("try", ex=name, tr=ctx.number, srv=self.server_index)
+            on_event = self.live.agent_events(name, ctx.number, self.server_index)
         try:
             agent = Agent(
                 cfg,
@@ -117,10 +124,13 @@ class AgentSolver:
                 model_name=self.model_name,
                 prompt_overlay=ctx.exercise.name,
                 slot=self.slot,
+                on_event=on_event,
             )
             result = agent.run(ctx.prompt, continue_session=ctx.number > 1)
         finally:
             runner.close()
+            if self.live is not None:
+                self.live.write("tests", ex=name, tr=ctx.number)
         error = None
         if result.stop_reason == "error":
             if self.owned_server and not server_healthy(self.base_url):

@@ -20,6 +20,7 @@ from pytest_localcode.errors import LocalcodeError
 from pytest_localcode.flow import run_exercise
 from pytest_localcode.grading import Grader
 from pytest_localcode.languages import LANGUAGES
+from pytest_localcode.live import LiveLog, stop_reason
 from pytest_localcode.results import ExerciseResult, load
 from pytest_localcode.sandbox import SandboxFactory
 from pytest_localcode.server.pool import Assignment, Endpoint, Pool, Route, probe_slots, server_name
@@ -75,6 +76,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--bench", dest="localcode_bench", action="store_true",
                     help=f"the quick benchmark ./bin/bench runs: --model defaults to {BENCH_MODEL}, and without "
                          f"-k, -m or paths only {', '.join(BENCH_EXERCISES)} run")
+    group.addoption("--live", dest="localcode_live", default="auto", metavar="MODE",
+                    help="the live view while the run goes on: status (lines kept below pytest's output on a "
+                         "terminal), lines (a plain line every 30 s), off; auto (default): status on a terminal, "
+                         "else lines")
+    group.addoption("--slowdown-fraction", dest="localcode_slowdown_fraction", type=float, default=0.5, metavar="F",
+                    help="a server has slowed down when its rolling median decode speed falls below F times the "
+                         "median of the run's first minutes (default 0.5)")
+    group.addoption("--stop-on-slowdown", dest="localcode_stop_on_slowdown", action="store_true",
+                    help="on a slowdown, start no further exercise (those running finish; resume with --run-dir)")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-html reads --html (we default it into the run dir)
@@ -106,9 +116,12 @@ def pytest_configure(config: pytest.Config) -> None:
     if workerinput is None:
         from pytest_localcode.report.plugin import ReportPlugin, default_html
 
+        from pytest_localcode.monitor import MonitorPlugin
+
         default_html(config, settings)
         config.pluginmanager.register(ReportPlugin(settings, config), "localcode-report")
         config.pluginmanager.register(ServerPlugin(settings), "localcode-server")
+        config.pluginmanager.register(MonitorPlugin(settings, config), "localcode-monitor")
 
 
 def agent_config(name: str, overrides: dict[str, Any] | None = None) -> Any:
@@ -302,9 +315,10 @@ def localcode_solver(localcode_settings: Settings, localcode_sandboxes: SandboxF
     cfg = agent_config(settings.model)
     limits = AgentLimits(max_turns=settings.max_turns, max_seconds=settings.agent_timeout,
                          max_total_tokens=settings.max_tokens)
+    live = LiveLog(Path(settings.live_dir), worker_id()) if settings.live_dir else None
     return AgentSolver(cfg, server.url, localcode_sandboxes, worker_id(), limits, model_name=cfg.model,
                        owned_server=server.managed, slot=localcode_route.current.pinned_slot,
-                       server_index=server.index)
+                       server_index=server.index, live=live)
 
 
 @pytest.fixture(scope="session")
@@ -350,6 +364,10 @@ def localcode_result(
         result = prior
         item.user_properties.append(("resumed", True))
     else:
+        stop = stop_reason(Path(settings.live_dir) if settings.live_dir else None)
+        if stop:
+            pytest.exit(f"stopping the run: {stop}. Finished exercises are saved in {settings.run_dir}; run the same "
+                        f"command with --run-dir {settings.run_dir} to resume", returncode=3)
         if localcode_route is not None and localcode_route.several and localcode_route.gone():
             move_to_another_server(localcode_route, localcode_solver)  # between exercises, never within one
         grader = Grader(localcode_sandboxes, worker=worker_id(), timeout=settings.test_timeout)
