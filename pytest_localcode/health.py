@@ -40,7 +40,8 @@ DEFAULT_FRACTION = 0.5
 SERIES_POINTS = 600  # points kept for the report's chart
 
 
-def _rate(tokens: Any, ms: Any, minimum: int) -> float | None:
+def tokens_per_second(tokens: Any, ms: Any, minimum: int) -> float | None:
+    """``tokens / ms`` per second when both are numbers and there are at least ``minimum`` tokens."""
     ok = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (tokens, ms))
     return round(tokens / ms * 1000.0, 2) if ok and tokens >= minimum and ms > 0 else None
 
@@ -51,8 +52,8 @@ def samples(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     for r in records:
         if r.get("ev") == "resp":
             out.append({"t": r["t"], "srv": r.get("srv", 0), "ex": r.get("ex"),
-                        "decode": _rate(r.get("dn"), r.get("dms"), MIN_DECODE_TOKENS),
-                        "prefill": _rate(r.get("pn"), r.get("pms"), MIN_PREFILL_TOKENS)})
+                        "decode": tokens_per_second(r.get("dn"), r.get("dms"), MIN_DECODE_TOKENS),
+                        "prefill": tokens_per_second(r.get("pn"), r.get("pms"), MIN_PREFILL_TOKENS)})
     return out
 
 
@@ -183,8 +184,8 @@ def describe(event: dict[str, Any]) -> str:
     exercises = f"; exercises: {touched}" if touched else ""
     if event["kind"] == "slowdown":
         return (f"{where} slowed down from {event['start_s']:.0f} s to {event['end_s']:.0f} s into the run: "
-                f"rolling median decode {event['lowest_median_tps']:.1f} tok/s < {event['threshold_tps']:.1f} "
-                f"(the first minutes' median {event['baseline_tps']:.1f} × fraction){exercises}")
+                f"rolling median decode {event['lowest_median_tps']:.3g} tok/s < {event['threshold_tps']:.3g} "
+                f"(the first minutes' median {event['baseline_tps']:.3g} × fraction){exercises}")
     if event["kind"] == "restart":
         return f"{where} restarted {event['start_s']:.0f} s into the run ({event['how']}){exercises}"
     return (f"{where}: {event['count']} failed requests in a row from {event['start_s']:.0f} s to "

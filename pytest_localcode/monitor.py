@@ -87,7 +87,7 @@ class Progress:
             used = int(r.get("prompt") or 0) + int(r.get("compl") or 0)
             state.tokens += used
             self.tokens += used
-            rate = health._rate(r.get("dn"), r.get("dms"), 1)
+            rate = health.tokens_per_second(r.get("dn"), r.get("dms"), 1)
             state.decode_tps = rate if rate is not None else state.decode_tps
         elif ev == "tests":
             state.phase = "tests"
@@ -97,6 +97,11 @@ class Progress:
 
     def report(self, props: dict[str, Any]) -> None:
         """A finished exercise (pytest's report of its call phase or its failed setup)."""
+        epoch = props.get("epoch", 1)
+        name = f"{props.get('language')}/{props.get('exercise')}" + (f"[{epoch}]" if epoch != 1 else "")
+        for state in self.workers.values():
+            if state.exercise == name:
+                state.phase = "idle"
         self.done += 1
         self.ran += 0 if props.get("resumed") else 1
         self.passed_first += props.get("status") == "pass@1"
@@ -116,7 +121,7 @@ class Progress:
 
     def worker_line(self, name: str, state: WorkerState) -> str:
         if state.phase == "idle" or not state.exercise:
-            return f"  {name}: waiting"
+            return f"  {name}: between exercises"
         doing = "running tests" if state.phase == "tests" else f"turn {state.turn}"
         speed = f" · {state.decode_tps:.1f} tok/s" if state.decode_tps is not None else ""
         return f"  {name}: {state.exercise} try {state.try_number} {doing} · {state.tokens:,} tokens{speed}"

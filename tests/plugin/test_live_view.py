@@ -76,6 +76,8 @@ def test_progress_lines() -> None:
     assert lines[0] == "localcode 1/4 done · pass@1 1/1 · 1,234 tokens · 1m00s elapsed · ETA 3m00s"
     assert lines[1] == "  gw0: python/proverb try 1 turn 3 · 1,234 tokens · 40.0 tok/s"
     assert lines[2] == "  gw1: go/bowling try 2 running tests · 0 tokens"
+    p.report({"status": "fail", "language": "go", "exercise": "bowling", "epoch": 1})
+    assert p.lines(1060.0)[2] == "  gw1: between exercises"
     assert "\x1b" not in p.plain(1060.0) and "| gw0: python/proverb try 1 turn 3" in p.plain(1060.0)
 
 
