@@ -9,7 +9,8 @@ The harness and the CLI use only these names::
 Module map: ``loop`` (the agent loop and where it stops), ``execute`` (running a response's tool
 calls into history), ``recovery`` (tool calls the server left in the text), ``context`` (what part
 of the transcript fits the server's context), ``wire`` (request bodies and response parsing),
-``client`` (HTTP to the server: retries, deadlines, keep-alive), ``prompts`` (system prompt,
+``client`` (HTTP to the server: retries, deadlines, keep-alive), ``probe`` (what a server serves and
+whether tool calls come back: the harness's preflight and ``localcode --check``), ``prompts`` (system prompt,
 few-shot, format-retry feedback), ``grammar`` (the GBNF call grammar), ``config`` (config files and
 overrides), ``metrics``, ``logs`` (log files and sessions), ``protocols`` (the seams and their
 data), ``cli`` (the ``localcode`` command), ``tools/`` (the tools the model calls).

@@ -200,8 +200,9 @@ def run_preflight(servers: list[Endpoint], cfg: Any, *, workers: int,
     for record in records:
         used = slots[record["server"]]
         record["workers"] = len(used)
-        if record["facts"]["total_slots"] and len(used) > record["facts"]["total_slots"]:
-            record["queueing"] = (f"{len(used)} workers share {record['facts']['total_slots']} slots: requests "
+        slots_there = record["facts"]["total_slots"]
+        if slots_there and len(used) > slots_there:
+            record["queueing"] = (f"{len(used)} workers share {slots_there} slot{'s' * (slots_there > 1)}: requests "
                                   "queue for a slot (waiting time is measured apart), and workers on one slot "
                                   "share its prompt cache")
     pinned = [replace(s, id_slot=bool(r["id_slot"])) for s, r in zip(servers, records)]
