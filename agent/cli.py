@@ -4,11 +4,17 @@
               [--model M] [--temperature 0.2] [--max_tokens 4096] [--any_config_key value]
     localcode --agent gguf/gemma3-270m              # no prompt: interactive REPL
     localcode --list                                # shipped configs
+    localcode --agent gguf/gemma3-270m --check [--url URL]   # what the server serves; do tool calls come back?
 
 Any ``--key value`` that is not a flag below overrides the config key of that name (``-`` and
 ``_`` alike, values typed as in the config). ``--overlay KEY`` appends the config's
-``prompt_overlays[KEY]`` file to the system prompt. Exit codes: 0 the model finished or answered;
-1 server/transport error; 2 usage or config error; 3 stopped by a limit or guard; 130 interrupted.
+``prompt_overlays[KEY]`` file to the system prompt. ``--check`` asks the server what it serves
+(context per slot, slots, model) and sends one request with one tool the model must call: the
+call comes back structured, recovered from the text (which syntax), or not at all — the same
+probe the harness runs before a benchmark (:mod:`agent.probe`). Exit codes: 0 the model finished
+or answered (``--check``: a call came back); 1 server/transport error (``--check``: also a chat
+template that cannot render tools); 2 usage or config error; 3 stopped by a limit or guard
+(``--check``: no call); 130 interrupted.
 
 The ``shell`` tool runs commands here with no isolation, as the user who started the CLI, like any
 coding agent on a workstation (the harness passes its sandbox instead). What :class:`LocalRunner`
@@ -31,7 +37,8 @@ from agent.client import HttpChatClient
 from agent.config import ConfigError, list_configs, load_config, state_dir
 from agent.logs import default_session_file
 from agent.loop import Agent
-from agent.protocols import AgentLimits, ExecResult, RunResult
+from agent.probe import explain_chat_error, probe_tool_calls, read_facts
+from agent.protocols import AgentLimits, ChatError, ExecResult, RunResult
 
 FLAGS = {  # flag → number of values
     "-a": 1,
@@ -44,6 +51,7 @@ FLAGS = {  # flag → number of values
     "--model": 1,
     "--url": 1,
     "--list": 0,
+    "--check": 0,
     "--log-dir": 1,
     "--session-file": 1,
     "--max-seconds": 1,
@@ -218,6 +226,23 @@ class Printer:
             print(f"localcode: {r.error}", file=sys.stderr)
 
 
+def check(agent: Agent, client: HttpChatClient) -> int:
+    """``--check``: the server's facts and the tool-call probe, one line each (see the module docstring)."""
+    facts = read_facts(client)
+    unknown = "unknown"
+    print(f"server {client.base_url}: context per slot {facts.n_ctx_slot or unknown}, "
+          f"slots {facts.total_slots or unknown}, model {facts.model_path or ', '.join(facts.model_names) or unknown}"
+          + (f", chat template suggests {facts.template_syntax}" if facts.template_syntax else ""))
+    try:
+        probe = probe_tool_calls(agent, slot=0 if facts.llama else None)
+    except ChatError as exc:
+        print(f"localcode: server {client.base_url}: {explain_chat_error(exc, timeout=client.read_timeout)}",
+              file=sys.stderr)
+        return 1
+    print(f"tool calls ({agent.cfg.name}): {probe.describe()} in {probe.seconds:.1f} s")
+    return 0 if probe.outcome != "none" else 3
+
+
 def exit_code(r: RunResult) -> int:
     return 0 if r.ok else 1 if r.stop_reason == "error" else 3
 
@@ -307,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"localcode: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     try:
+        if opts.get("check"):
+            return check(agent, client)
         if prompt is None:
             return repl(agent, printer, bool(opts.get("continue")), session_file)
         result = agent.run(prompt, continue_session=bool(opts.get("continue")))

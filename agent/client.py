@@ -12,6 +12,13 @@ socket reads EOF before reusing it, and this client expires idle ones after 4 s;
 the close that crosses a request on the wire. A reused connection that fails before any response
 byte was, almost always, closed by the server while it sat idle, so the request reached no
 handler: it is sent once more at once, on a new connection, without counting as a retry.
+
+Working deadlines (``working_deadline=True``, what the harness uses): a server shared by several
+workers queues a request until a slot is free, and that wait is not the agent's time. So the time a
+request waits for its first byte (queued, or in prefill) moves the deadline on for that request,
+bounded only by the read timeout; once bytes flow, generation is cut at the moved deadline. The
+agent then counts exactly what was waiting (its round trip minus the server's own timings) and
+moves its next deadline by that much (see :meth:`agent.loop.RunState.wall_deadline`).
 """
 
 from __future__ import annotations
@@ -152,14 +159,15 @@ class HttpChatClient:
         retries: int = 3,
         backoff: float = 0.5,
         headers: dict[str, str] | None = None,
+        working_deadline: bool = False,
     ) -> None:
         self.base_url = normalize_base_url(base_url)
+        self.working_deadline = working_deadline  # see the module docstring
         self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
         self.retries, self.backoff = max(0, retries), backoff
         self.attempts = 0  # total HTTP attempts (resends included), for metrics and tests
         self.encoder = BodyEncoder()
         self._chat_url = self.base_url + "/v1/chat/completions"  # a server behind a proxy at /llm keeps its prefix
-        self._props_url = self.base_url + "/props"
         # TCP_NODELAY: a request goes out as two writes (head, body); with Nagle's algorithm the body
         # waits for the server's delayed ACK of the head, milliseconds on every turn
         transport = httpx.HTTPTransport(
@@ -184,12 +192,17 @@ class HttpChatClient:
 
     def server_props(self) -> dict[str, Any]:
         """``GET /props`` (llama-server: n_ctx per slot, total_slots, build); ``{}`` when absent."""
-        try:
-            r = self._http.get(self._props_url, timeout=self.connect_timeout)
-            data = r.json() if r.status_code == 200 else {}
-        except (httpx.HTTPError, ValueError):
-            return {}
+        data = self.fetch_json("/props")
         return data if isinstance(data, dict) else {}
+
+    def fetch_json(self, path: str) -> Any:
+        """``GET`` a JSON endpoint of the server (``/props``, ``/slots``, ``/v1/models``): the parsed
+        body, or None when it is absent, unreachable or not JSON."""
+        try:
+            r = self._http.get(self.base_url + path, timeout=self.connect_timeout)
+            return r.json() if r.status_code == 200 else None
+        except (httpx.HTTPError, ValueError):
+            return None
 
     def complete(
         self,
@@ -214,12 +227,15 @@ class HttpChatClient:
 
     # -- one attempt -------------------------------------------------------------------------
     def _timeout(self, deadline: float | None) -> httpx.Timeout:
-        """Connect and per-read timeouts, both cut to what is left before the deadline."""
+        """Connect and per-read timeouts, both cut to what is left before the deadline (a working
+        deadline does not bound the wait for the first byte: see the module docstring)."""
         if deadline is None:
             return httpx.Timeout(self.read_timeout, connect=self.connect_timeout)
         left = deadline - time.monotonic()
         if left <= 0:
             raise ChatError("deadline reached before the request was sent", kind="timeout")
+        if self.working_deadline:
+            return httpx.Timeout(self.read_timeout, connect=self.connect_timeout)
         return httpx.Timeout(min(self.read_timeout, left), connect=min(self.connect_timeout, left))
 
     def _once(
@@ -273,9 +289,13 @@ class HttpChatClient:
             r.read()  # also a server that ignores "stream": one plain completion
             return parse_completion(_json_body(r)), None
         first_token: float | None = None
+        waiting = deadline is not None and self.working_deadline  # move the deadline by the wait, once
         for line in sse_lines(r.iter_bytes()):
             if acc.done:
                 continue  # drain to the end of the body so the connection is reused
+            if waiting and deadline is not None:
+                deadline += time.monotonic() - started
+                waiting = False
             acc.feed_line(line)
             if first_token is None and acc.received:
                 first_token = time.monotonic() - started

@@ -35,17 +35,9 @@ def groups(messages: list[Message]) -> list[list[int]]:
     return out
 
 
-def window(messages: list[Message], max_messages: int, pinned: Collection[int] = ()) -> list[Message]:
-    """The pinned messages plus the most recent whole groups, within ``max_messages`` (0: all).
-
-    ``pinned`` holds indices of messages that must stay (the task prompts; user messages, so
-    each is a group of its own). The newest group is kept even when it alone exceeds the
-    limit: splitting it is worse. Walks back from the end only as far as it keeps, so the
-    cost per turn does not grow with the transcript.
-    """
+def window_start(messages: list[Message], max_messages: int, pinned: Collection[int] = ()) -> int:
+    """Where the kept suffix of :func:`window` starts (``len(messages)`` minus what it keeps)."""
     n = len(messages)
-    if max_messages <= 0 or n <= max_messages:
-        return messages
     pins = sorted(p for p in set(pinned) if 0 <= p < n)
     start = n  # the kept suffix is messages[start:]
     while start > 0:
@@ -56,7 +48,50 @@ def window(messages: list[Message], max_messages: int, pinned: Collection[int] =
         if start < n and (n - first) + pins_before > max_messages:
             break
         start = first
-    return [messages[p] for p in pins if p < start] + messages[start:]
+    return start
+
+
+def _with_pins(messages: list[Message], start: int, pinned: Collection[int]) -> list[Message]:
+    return [messages[p] for p in sorted(set(pinned)) if 0 <= p < start] + messages[start:]
+
+
+def window(messages: list[Message], max_messages: int, pinned: Collection[int] = ()) -> list[Message]:
+    """The pinned messages plus the most recent whole groups, within ``max_messages`` (0: all).
+
+    ``pinned`` holds indices of messages that must stay (the task prompts; user messages, so
+    each is a group of its own). The newest group is kept even when it alone exceeds the
+    limit: splitting it is worse. Walks back from the end only as far as it keeps, so the
+    cost per turn does not grow with the transcript.
+    """
+    if max_messages <= 0 or len(messages) <= max_messages:
+        return messages
+    return _with_pins(messages, window_start(messages, max_messages, pinned), pinned)
+
+
+class StableWindow:
+    """One run's message window, moved in steps so that what is sent stays the same turn after turn.
+
+    A window that slides by one group per turn changes the first message after the pinned
+    prompts on every turn, and a server reuses its prompt cache only up to the first token that
+    changed: every turn would prefill the whole history again. So once the view outgrows
+    ``max_messages`` it is cut back to ``keep`` messages (half the limit) and then only grows,
+    from the same first message, until it outgrows the limit again: one cache miss every few
+    turns instead of one per turn.
+    """
+
+    def __init__(self, max_messages: int, keep: int | None = None) -> None:
+        self.max_messages = max_messages
+        self.keep = keep if keep is not None else max(1, max_messages // 2)
+        self.start = 0  # transcript index of the first message kept after the pinned ones
+
+    def view(self, messages: list[Message], pinned: Collection[int] = ()) -> list[Message]:
+        if self.max_messages <= 0 or len(messages) <= self.max_messages:
+            return messages
+        pins_before = sum(1 for p in set(pinned) if 0 <= p < self.start)
+        fits = pins_before + len(messages) - self.start <= self.max_messages
+        if not (0 < self.start < len(messages) and fits and messages[self.start].get("role") != "tool"):
+            self.start = window_start(messages, self.keep, pinned)
+        return _with_pins(messages, self.start, pinned)
 
 
 def size(msg: Message) -> int:

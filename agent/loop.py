@@ -24,6 +24,9 @@ from agent import execute
 from agent.client import server_chat_template, server_context
 from agent.config import AgentConfig, ConfigError, declared_syntax, resolve_syntax
 from agent.context import ContextPlanner, Plan, size, window
+from agent.client import server_context
+from agent.config import AgentConfig, ConfigError
+from agent.context import ContextPlanner, Plan, StableWindow, size
 from agent.grammar import call_grammar
 from agent.logs import RunLog, load_session, preview, save_session
 from agent.metrics import Metrics
@@ -62,6 +65,7 @@ class RunState:
 
     def __init__(self, cfg: AgentConfig, limits: AgentLimits, prompt: str, history: list[dict[str, Any]]) -> None:
         self.started = time.monotonic()
+        # the limit counts working time: it moves on by the time requests waited (see wall_deadline)
         self.deadline = self.started + limits.max_seconds if limits.max_seconds else None
         self.max_turns = limits.max_turns or cfg.max_turns
         self.prompt = prompt
@@ -70,6 +74,8 @@ class RunState:
         # indices of the task prompts (try 1's and this one), never trimmed from what is sent
         self.pinned = [len(self.transcript) - 1] + ([first_user] if first_user is not None else [])
         self.metrics = Metrics()
+        self.first_response = not history  # a session's first response: nothing before it could be cached
+        self.window = StableWindow(cfg.history_max_messages)
         self.retries = FormatRetries(cfg.max_format_retries)
         self.retry_turns = 0  # turns spent on format retries: not counted against max_turns
         self.force_tool = False  # the next request carries tool_choice "required"
@@ -82,6 +88,16 @@ class RunState:
         self.last_signature = ""
         self.repeat_streak = 0
         self.noop_streak = 0
+
+    def wall_deadline(self) -> float | None:
+        """The working-time limit on the wall clock: the deadline plus what requests waited so far
+        (queued for a server slot), so that waiting for a shared server never ends a try."""
+        return None if self.deadline is None else self.deadline + self.metrics.wait_seconds
+
+    def add_response(self, resp: ChatResponse) -> float | None:
+        wait = self.metrics.add_response(resp, first=self.first_response)
+        self.first_response = False
+        return wait
 
     def record(self, batch: execute.Batch, log: RunLog, *, from_model: bool = True) -> None:
         """Add a batch's messages to the transcript, count its calls and results, log each pair.
@@ -120,17 +136,18 @@ class SideChannel:
     (the tools send a fresh conversation).
     """
 
-    def __init__(self, client: ChatClient, model: str) -> None:
-        self.client, self.model = client, model
-        self.metrics: Metrics | None = None
-        self.deadline: float | None = None
+    def __init__(self, client: ChatClient, model: str, slot: int | None = None) -> None:
+        self.client, self.model, self.slot = client, model, slot
+        self.run: RunState | None = None
 
     def ask(self, messages: list[dict[str, Any]], *, max_tokens: int, temperature: float) -> str:
-        body = {"model": self.model, "messages": messages, "max_tokens": max_tokens, "temperature": temperature,
-                "stream": False}
-        resp = self.client.complete(body, deadline=self.deadline)
-        if self.metrics is not None:
-            self.metrics.add_response(resp)
+        body: dict[str, Any] = {"model": self.model, "messages": messages, "max_tokens": max_tokens,
+                                "temperature": temperature, "stream": False}
+        if self.slot is not None:
+            body["id_slot"] = self.slot
+        resp = self.client.complete(body, deadline=self.run.wall_deadline() if self.run else None)
+        if self.run is not None:
+            self.run.add_response(resp)
         return resp.content
 
 
@@ -146,6 +163,10 @@ class Agent:
     tool-call syntax); with the model's name it decides the run's syntax (:func:`resolve_syntax`).
     The constructor raises :class:`ConfigError` for a config whose prompt, few-shot file or tool
     list is unusable.
+    ``on_delta(kind, text)`` streamed text. ``slot``: the llama-server slot every request of this
+    agent goes to (``id_slot``), so each turn finds the previous turns in that slot's prompt cache;
+    None lets the server choose. The constructor raises :class:`ConfigError` for a config whose
+    prompt, few-shot file or tool list is unusable.
     """
 
     def __init__(
@@ -167,14 +188,15 @@ class Agent:
         on_delta: Callable[[str, str], None] | None = None,
         prompt_overlay: str | None = None,
         chat_template: str | None = None,
+        slot: int | None = None,
     ) -> None:
-        self.cfg, self.client = cfg, client
+        self.cfg, self.client, self.slot = cfg, client, slot
         self.workspace = Path(workspace).resolve()
         self.log_dir, self.session_file = log_dir, session_file
         self.limits = limits or AgentLimits()
         self.model = model_name or cfg.model or cfg.name
         self.on_event, self.on_delta = on_event, on_delta
-        self.side = SideChannel(client, self.model)
+        self.side = SideChannel(client, self.model, slot)
         self.toolbox = toolbox or toolbox_for(cfg, self.workspace, runner, read_only, deny, self.side)
         self.schemas = self.toolbox.schemas()
         self.display = self.toolbox.display_names()
@@ -207,7 +229,7 @@ class Agent:
         history = load_session(self.session_file) if continue_session else []
         st = RunState(self.cfg, self.limits, prompt, history)
         log = RunLog(self.log_dir, self.cfg.name, self.on_event)
-        self.side.metrics, self.side.deadline = st.metrics, st.deadline
+        self.side.run = st
         self.planner.reset()
         log.event("session_start", agent=self.cfg.name, model=self.model, workspace=str(self.workspace),
                   continue_session=continue_session, resumed_messages=len(history), tools=self.display,
@@ -239,7 +261,7 @@ class Agent:
 
     def _end(self, st: RunState, log: RunLog, stop: Stop | None) -> dict[str, Any]:
         """Save the session, write the closing events and the log files; the run's metrics."""
-        self.side.metrics, self.side.deadline = None, None
+        self.side.run = None
         if self.session_file is not None:
             save_session(self.session_file, agent=self.cfg.name, model=self.model, workspace=self.workspace,
                          messages=st.transcript)
@@ -282,7 +304,8 @@ class Agent:
             self._text_turn(st, log, content, reasoning, "analysis_only" if analysis_only else None)
 
     def _check_limits(self, st: RunState) -> None:
-        if st.deadline is not None and time.monotonic() >= st.deadline:
+        deadline = st.wall_deadline()
+        if deadline is not None and time.monotonic() >= deadline:
             raise Stop("deadline")
         total = st.metrics.prompt_tokens + st.metrics.completion_tokens
         if self.limits.max_total_tokens and total >= self.limits.max_total_tokens:
@@ -293,7 +316,7 @@ class Agent:
     # -- requests --------------------------------------------------------------------------------
     def _request(self, st: RunState, log: RunLog) -> ChatResponse:
         """The model's response to the transcript, trimmed to fit (once more after an overflow)."""
-        view = window(st.transcript, self.cfg.history_max_messages, st.pinned)
+        view = st.window.view(st.transcript, st.pinned)
         if len(view) < len(st.transcript):
             log.event("history_trim", kept=len(view), total=len(st.transcript))
         pinned_ids = {id(st.transcript[i]) for i in st.pinned}
@@ -309,7 +332,7 @@ class Agent:
             log.last_request(body)
             log.event("request", turn=st.metrics.turns, est_prompt_tokens=plan.prompt_tokens, **summary(body))
             try:
-                resp = self.client.complete(body, deadline=st.deadline, on_delta=self.on_delta)
+                resp = self.client.complete(body, deadline=st.wall_deadline(), on_delta=self.on_delta)
             except ChatError as exc:
                 log.event("http_error", kind=exc.kind, status=exc.status, error=str(exc), body=exc.body[:2000])
                 if exc.kind == "context_overflow":
@@ -317,25 +340,30 @@ class Agent:
                     if attempt == 1:
                         self.planner.overflowed(exc.body, plan.chars)
                         continue
-                if exc.kind == "timeout" and st.deadline is not None and time.monotonic() >= st.deadline - 0.5:
+                deadline = st.wall_deadline()
+                if exc.kind == "timeout" and deadline is not None and time.monotonic() >= deadline - 0.5:
                     raise Stop("deadline", str(exc)) from None
                 st.metrics.http_errors += 1
                 raise Stop("error", str(exc)) from None
             st.force_tool = False
-            st.metrics.add_response(resp)
+            wait = st.add_response(resp)
             self.planner.learn(plan.chars, (resp.usage or {}).get("prompt_tokens"))
             log.event("response", turn=st.metrics.turns, finish_reason=resp.finish_reason,
                       content=preview(resp.content),
                       reasoning_chars=len(resp.reasoning), tool_calls=[c.name for c in resp.tool_calls],
                       usage=resp.usage, timings=resp.timings, elapsed=round(resp.elapsed, 4),
-                      request_id=resp.request_id)
+                      wait=None if wait is None else round(wait, 4), request_id=resp.request_id)
             return resp
         raise AssertionError("unreachable: the second attempt returns or raises")
 
+    def prefix(self) -> list[dict[str, Any]]:
+        """What every request starts with: the system prompt and the few-shot examples."""
+        return [self._system_message, *self.examples]
+
     def _body(self, plan: Plan, force_tool: bool) -> dict[str, Any]:
-        messages = [self._system_message, *self.examples, *plan.messages]
+        messages = [*self.prefix(), *plan.messages]
         return build_request(self.cfg, messages, self.schemas, model=self.model, max_tokens=plan.max_tokens,
-                             force_tool=force_tool, grammar=self.grammar)
+                             force_tool=force_tool, grammar=self.grammar, slot=self.slot)
 
     # -- what the response asks for ------------------------------------------------------------
     def _tool_turn(

@@ -4,6 +4,17 @@ Token counts and speeds are sums of exactly what the server reported: ``usage`` 
 ``timings`` for processed/predicted counts and milliseconds. Rates are ratios of sums
 (Σprompt_n / Σprompt_ms), never means of per-request rates, so a long request weighs what it
 cost. Nothing here estimates: a server without ``timings`` (MLX) reports 0 tps.
+
+Two figures need the server's own report and stay apart when it has none, so that a report can
+call them unknown instead of zero:
+
+* prompt-cache reuse: ``cached_tokens`` of ``cache_prompt_tokens``, the prompt tokens of the
+  responses whose cache use the server reported (``usage.prompt_tokens_details.cached_tokens``,
+  else llama.cpp's ``timings.cache_n``); ``first_*`` hold a session's first response, whose
+  prefix no earlier turn could have cached;
+* waiting: per response, the round trip minus the server's own ``prompt_ms + predicted_ms``,
+  i.e. time queued for a slot (plus transport, template and tokenisation: milliseconds), summed
+  in ``wait_seconds`` over the ``timed_responses``.
 """
 
 from __future__ import annotations
@@ -17,6 +28,25 @@ from agent.protocols import ChatResponse, ToolOutcome
 
 def _num(value: Any) -> float:
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
+
+def cached_of(usage: dict[str, Any], timings: dict[str, Any]) -> int | None:
+    """Prompt tokens the server took from its cache, as it reported them; None when it did not."""
+    details = usage.get("prompt_tokens_details")
+    if isinstance(details, dict) and isinstance(details.get("cached_tokens"), int):
+        return int(details["cached_tokens"])
+    if isinstance(timings.get("cache_n"), int):
+        return int(timings["cache_n"])
+    return None
+
+
+def wait_of(resp: ChatResponse) -> float | None:
+    """Seconds of the round trip the server did not spend on this request's prompt and reply."""
+    timings = resp.timings or {}
+    spent = [timings.get("prompt_ms"), timings.get("predicted_ms")]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in spent):
+        return None
+    return max(0.0, resp.elapsed - sum(_num(v) for v in spent) / 1000.0)
 
 
 @dataclass
@@ -52,15 +82,27 @@ class Metrics:
     incomplete_calls: int = 0  # calls in the text that the end of the reply cut off (not run)
     http_errors: int = 0
     refused_paths: int = 0
+    cache_prompt_tokens: int = 0  # prompt tokens of the responses whose cache use the server reported
+    first_prompt_tokens: int = 0  # the session's first response (see the module docstring)
+    first_cached_tokens: int = 0
+    wait_seconds: float = 0.0
+    timed_responses: int = 0  # responses with prompt_ms and predicted_ms (their wait is known)
 
-    def add_response(self, resp: ChatResponse) -> None:
-        """Count one chat response and add the server's accounting as sent."""
+    def add_response(self, resp: ChatResponse, *, first: bool = False) -> float | None:
+        """Count one chat response and add the server's accounting as sent; ``first``: the
+        session's first response. Returns the seconds it waited (None: the server sent no timings)."""
         self.model_responses += 1
         usage, timings = resp.usage or {}, resp.timings or {}
-        self.prompt_tokens += int(_num(usage.get("prompt_tokens")))
+        prompt = int(_num(usage.get("prompt_tokens")))
+        self.prompt_tokens += prompt
         self.completion_tokens += int(_num(usage.get("completion_tokens")))
-        details = usage.get("prompt_tokens_details") or {}
-        self.cached_tokens += int(_num(details.get("cached_tokens") if isinstance(details, dict) else 0))
+        cached = cached_of(usage, timings)
+        if cached is not None:
+            self.cached_tokens += cached
+            self.cache_prompt_tokens += prompt
+            if first:
+                self.first_prompt_tokens += prompt
+                self.first_cached_tokens += cached
         self.prompt_n += int(_num(timings.get("prompt_n")))
         self.prompt_ms += _num(timings.get("prompt_ms"))
         self.predicted_n += int(_num(timings.get("predicted_n")))
@@ -70,6 +112,11 @@ class Metrics:
         self.finish_reasons[reason] += 1
         if reason == "length":
             self.length_stops += 1
+        wait = wait_of(resp)
+        if wait is not None:
+            self.timed_responses += 1
+            self.wait_seconds += wait
+        return wait
 
     def add_recovered(self, syntax: str, calls: int, incomplete: bool) -> None:
         """Count the calls read from one reply's text, in ``syntax``."""

@@ -54,7 +54,9 @@ def build_request(
     max_tokens: int,
     force_tool: bool = False,
     grammar: str | None = None,
+    slot: int | None = None,
 ) -> dict[str, Any]:
+    """The request body; ``slot`` pins it to one llama-server slot (``id_slot``, see :class:`agent.loop.Agent`)."""
     if grammar:
         tools = []
     body: dict[str, Any] = {"model": model, "messages": messages, "max_tokens": max_tokens, "stream": cfg.stream}
@@ -74,6 +76,8 @@ def build_request(
         body["grammar"] = grammar
     if isinstance(cfg.cache, bool):
         body["cache_prompt"] = cfg.cache
+    if slot is not None:
+        body["id_slot"] = slot
     if isinstance(cfg.think, bool):
         body["chat_template_kwargs"] = {"enable_thinking": cfg.think}
     if cfg.reasoning_effort:

@@ -2,7 +2,12 @@
 
 The agent's ``shell`` tool runs in a sandbox opened on the workspace (never on the host), test
 and build files are read-only to its file tools, and reference material is refused outright.
-Try 2 continues try 1's session (saved per exercise, not globally).
+Try 2 continues try 1's session (saved per exercise, not globally). Every request of the worker
+goes to its own slot of the server (``slot``: ``id_slot``), so an exercise's turns, and its try 2,
+find their history in that slot's prompt cache. ``--agent-timeout`` counts working time: the
+client's deadline is a working one (:class:`agent.client.HttpChatClient`), so a request queued
+behind other workers' does not end the try. ``live`` records each try's turns and responses for
+the controller's live view and health checks (:mod:`pytest_localcode.live`).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from agent import Agent, AgentConfig, AgentLimits, HttpChatClient
 from agent.client import server_chat_template, server_context
 from agent.config import declared_syntax
 from pytest_localcode.grading import language_exports
+from pytest_localcode.live import LiveLog
 from pytest_localcode.sandbox.base import ExecResult, Sandbox, SandboxFactory
 from pytest_localcode.solvers import Attempt, TryContext
 
@@ -60,7 +66,8 @@ class AgentSolver:
     deterministic = False
 
     def __init__(self, cfg: AgentConfig, base_url: str, sandboxes: SandboxFactory, worker: str, limits: AgentLimits,
-                 model_name: str | None = None, owned_server: bool = True):
+                 model_name: str | None = None, owned_server: bool = True, slot: int | None = None,
+                 server_index: int = 0, live: LiveLog | None = None):
         self.cfg = cfg
         self.name = cfg.name
         self.base_url = base_url
@@ -69,15 +76,16 @@ class AgentSolver:
         self.limits = limits
         self.model_name = model_name
         self.owned_server = owned_server  # only a server we started is health-checked and restarted
-        self.client = HttpChatClient(base_url)
+        self.slot, self.server_index, self.live = slot, server_index, live
+        self.client = HttpChatClient(base_url, working_deadline=True)
         self._context_window: int | None = None
         self._chat_template: str | None = None
 
-    def retarget(self, base_url: str, owned_server: bool) -> None:
+    def retarget(self, base_url: str, owned_server: bool, slot: int | None = None, server_index: int = 0) -> None:
         """Use another model server from the next try on (the worker's server is gone for good)."""
         self.client.close()
-        self.base_url, self.owned_server = base_url, owned_server
-        self.client = HttpChatClient(base_url)
+        self.base_url, self.owned_server, self.slot, self.server_index = base_url, owned_server, slot, server_index
+        self.client = HttpChatClient(base_url, working_deadline=True)
         self._context_window = None
         self._chat_template = None
 
@@ -106,6 +114,11 @@ class AgentSolver:
     def attempt(self, ctx: TryContext) -> Attempt:
         runner = self.open_shell(ctx)
         cfg = self.cfg if ctx.seed is None else dataclasses.replace(self.cfg, seed=ctx.seed)
+        name = ctx.exercise.name if ctx.epoch == 1 else f"{ctx.exercise.name}[{ctx.epoch}]"
+        on_event = None
+        if self.live is not None:
+            self.live.write("try", ex=name, tr=ctx.number, srv=self.server_index)
+            on_event = self.live.agent_events(name, ctx.number, self.server_index)
         try:
             agent = Agent(
                 cfg,
@@ -121,10 +134,14 @@ class AgentSolver:
                 chat_template=self.chat_template(),
                 model_name=self.model_name,
                 prompt_overlay=ctx.exercise.name,
+                slot=self.slot,
+                on_event=on_event,
             )
             result = agent.run(ctx.prompt, continue_session=ctx.number > 1)
         finally:
             runner.close()
+            if self.live is not None:
+                self.live.write("tests", ex=name, tr=ctx.number)
         error = None
         if result.stop_reason == "error":
             if self.owned_server and not server_healthy(self.base_url):

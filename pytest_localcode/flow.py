@@ -90,7 +90,7 @@ def run_exercise(
     last: TestRun | None = None
     try:
         for number in range(1, tries + 1):
-            ctx = TryContext(ex, conf, workspace, item_dir, number, prompt, lay.protected, seed)
+            ctx = TryContext(ex, conf, workspace, item_dir, number, prompt, lay.protected, seed, epoch)
             t0 = time.monotonic()
             attempt = solver.attempt(ctx)
             agent_s = time.monotonic() - t0

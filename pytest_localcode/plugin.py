@@ -20,6 +20,7 @@ from pytest_localcode.errors import LocalcodeError
 from pytest_localcode.flow import run_exercise
 from pytest_localcode.grading import Grader
 from pytest_localcode.languages import LANGUAGES
+from pytest_localcode.live import LiveLog, stop_reason
 from pytest_localcode.results import ExerciseResult, load
 from pytest_localcode.sandbox import SandboxFactory
 from pytest_localcode.server.pool import Assignment, Endpoint, Pool, Route, probe_slots, server_name
@@ -64,7 +65,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="run shard I (from 0) of K of the selected exercises; I may be $JOB_COMPLETION_INDEX. "
                          "Join the shards' run directories with `localcode merge`")
     group.addoption("--agent-timeout", dest="localcode_agent_timeout", type=float, default=900.0, metavar="SEC",
-                    help="wall-clock limit for the agent per try (default 900)")
+                    help="limit on the agent's working time per try: time a request waits for a server slot does "
+                         "not count (default 900)")
     group.addoption("--max-turns", dest="localcode_max_turns", type=int, default=None, metavar="N",
                     help="override the agent config's max_turns")
     group.addoption("--max-tokens", dest="localcode_max_tokens", type=int, default=None, metavar="N",
@@ -74,6 +76,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--bench", dest="localcode_bench", action="store_true",
                     help=f"the quick benchmark ./bin/bench runs: --model defaults to {BENCH_MODEL}, and without "
                          f"-k, -m or paths only {', '.join(BENCH_EXERCISES)} run")
+    group.addoption("--live", dest="localcode_live", default="auto", metavar="MODE",
+                    help="the live view while the run goes on: status (lines kept below pytest's output on a "
+                         "terminal), lines (a plain line every 30 s), off; auto (default): status on a terminal, "
+                         "else lines")
+    group.addoption("--slowdown-fraction", dest="localcode_slowdown_fraction", type=float, default=0.5, metavar="F",
+                    help="a server has slowed down when its rolling median decode speed falls below F times the "
+                         "median of the run's first minutes (default 0.5)")
+    group.addoption("--stop-on-slowdown", dest="localcode_stop_on_slowdown", action="store_true",
+                    help="on a slowdown, start no further exercise (those running finish; resume with --run-dir)")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-html reads --html (we default it into the run dir)
@@ -105,9 +116,12 @@ def pytest_configure(config: pytest.Config) -> None:
     if workerinput is None:
         from pytest_localcode.report.plugin import ReportPlugin, default_html
 
+        from pytest_localcode.monitor import MonitorPlugin
+
         default_html(config, settings)
         config.pluginmanager.register(ReportPlugin(settings, config), "localcode-report")
         config.pluginmanager.register(ServerPlugin(settings), "localcode-server")
+        config.pluginmanager.register(MonitorPlugin(settings, config), "localcode-monitor")
 
 
 def agent_config(name: str, overrides: dict[str, Any] | None = None) -> Any:
@@ -140,6 +154,7 @@ class ServerPlugin:
             return
         try:
             servers = self.find_servers() if settings.server_urls else self.start_servers(config)
+            servers = self.preflight(servers, worker_count(config))
         except LocalcodeError as exc:
             self.stop()
             raise pytest.UsageError(str(exc)) from None
@@ -148,6 +163,16 @@ class ServerPlugin:
         settings.server_url = servers[0].url
         if not settings.external_server:
             settings.server_info = servers[0].info
+
+    def preflight(self, servers: list[Endpoint], workers: int) -> list[Endpoint]:
+        """Check every server before any exercise (pytest_localcode/preflight.py); what it learned
+        goes to the provenance, and the servers that take llama.cpp's ``id_slot`` get it."""
+        from pytest_localcode.preflight import run_preflight
+
+        cfg = agent_config(self.settings.model)
+        servers, records, note = run_preflight(servers, cfg, workers=workers, seed=self.settings.seed)
+        self.settings.preflight, self.settings.determinism = records, note
+        return servers
 
     def find_servers(self) -> list[Endpoint]:
         """The --server-url servers, each asked for its slots; one that does not answer is a usage error."""
@@ -290,8 +315,10 @@ def localcode_solver(localcode_settings: Settings, localcode_sandboxes: SandboxF
     cfg = agent_config(settings.model)
     limits = AgentLimits(max_turns=settings.max_turns, max_seconds=settings.agent_timeout,
                          max_total_tokens=settings.max_tokens)
+    live = LiveLog(Path(settings.live_dir), worker_id()) if settings.live_dir else None
     return AgentSolver(cfg, server.url, localcode_sandboxes, worker_id(), limits, model_name=cfg.model,
-                       owned_server=server.managed)
+                       owned_server=server.managed, slot=localcode_route.current.pinned_slot,
+                       server_index=server.index, live=live)
 
 
 @pytest.fixture(scope="session")
@@ -337,6 +364,10 @@ def localcode_result(
         result = prior
         item.user_properties.append(("resumed", True))
     else:
+        stop = stop_reason(Path(settings.live_dir) if settings.live_dir else None)
+        if stop:
+            pytest.exit(f"stopping the run: {stop}. Finished exercises are saved in {settings.run_dir}; run the same "
+                        f"command with --run-dir {settings.run_dir} to resume", returncode=3)
         if localcode_route is not None and localcode_route.several and localcode_route.gone():
             move_to_another_server(localcode_route, localcode_solver)  # between exercises, never within one
         grader = Grader(localcode_sandboxes, worker=worker_id(), timeout=settings.test_timeout)
@@ -389,7 +420,8 @@ def move_to_another_server(route: Route, solver: Solver) -> bool:
         return False
     retarget = getattr(solver, "retarget", None)
     if retarget is not None:
-        retarget(moved.server.url, owned_server=moved.server.managed)
+        retarget(moved.server.url, owned_server=moved.server.managed, slot=moved.pinned_slot,
+                 server_index=moved.server.index)
     return True
 
 

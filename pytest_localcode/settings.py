@@ -14,11 +14,13 @@ import pytest
 from agent.client import normalize_base_url
 from pytest_localcode.errors import LocalcodeError
 from pytest_localcode.exercises import resolve_dataset
+from pytest_localcode.live import session_dir
 from pytest_localcode.paths import PROJECT_DIR
 from pytest_localcode.shard import ShardError
 from pytest_localcode.shard import parse as parse_shard
 
 SANDBOX_KINDS = ("auto", "local", "docker")
+LIVE_MODES = ("auto", "status", "lines", "off")
 
 
 @dataclass
@@ -43,6 +45,12 @@ class Settings:
     servers: list[dict[str, Any]] = field(default_factory=list)  # pool.Endpoint of every server, once known
     server: dict[str, Any] | None = None  # this process's pool.Assignment (xdist: set per worker)
     shard: list[int] | None = None  # [index, count] of --shard
+    live: str = "auto"  # --live: the live view (auto, status, lines, off)
+    live_dir: str | None = None  # this session's live records (pytest_localcode.live), set by the controller
+    slowdown_fraction: float = 0.5  # --slowdown-fraction
+    stop_on_slowdown: bool = False  # --stop-on-slowdown
+    preflight: list[dict[str, Any]] = field(default_factory=list)  # what the preflight learned, per server
+    determinism: dict[str, Any] | None = None  # whether the run can be deterministic (preflight.determinism)
 
     def to_workerinput(self) -> dict[str, Any]:
         data = asdict(self)
@@ -128,6 +136,13 @@ def resolve(config: pytest.Config) -> Settings:
     test_timeout = opt("localcode_test_timeout")
     if test_timeout is not None and test_timeout <= 0:
         raise pytest.UsageError(f"--test-timeout must be positive seconds (got {test_timeout})")
+    live = opt("localcode_live")
+    if live not in LIVE_MODES:
+        raise pytest.UsageError(f"--live must be one of {', '.join(LIVE_MODES)} (got {live!r})")
+    fraction = opt("localcode_slowdown_fraction")
+    if not 0 < fraction < 1:
+        raise pytest.UsageError(f"--slowdown-fraction must be between 0 and 1 (got {fraction}): a slowdown is the "
+                                "decode speed falling below that fraction of the first minutes'")
     return Settings(
         model=model,
         dataset=dataset,
@@ -146,6 +161,10 @@ def resolve(config: pytest.Config) -> Settings:
         resumed_from=resumed_from,
         epochs=epochs,
         seed=opt("localcode_seed"),
+        live=live,
+        live_dir=str(session_dir(run_dir)),
+        slowdown_fraction=fraction,
+        stop_on_slowdown=bool(opt("localcode_stop_on_slowdown")),
     )
 
 

@@ -39,6 +39,7 @@ class TryContext:
     prompt: str
     read_only: frozenset[str]
     seed: int | None = None  # the epoch's sampling seed (see pytest_localcode.epochs)
+    epoch: int = 1
 
 
 class Solver(Protocol):

@@ -14,8 +14,17 @@ import html
 import json
 from typing import Any
 
+from pytest_localcode.health import describe as describe_event
 from pytest_localcode.report.summary import OUTCOMES, TRY_RATES, call_sources
-from pytest_localcode.report.text import MAX_K_SHOWN, call_source_lines, energy_line, interval_text, method_text
+from pytest_localcode.report.text import (
+    MAX_K_SHOWN,
+    cache_and_time_lines,
+    call_source_lines,
+    energy_line,
+    interval_text,
+    method_text,
+    preflight_lines,
+)
 from pytest_localcode.results import ExerciseResult
 
 COLUMNS = (  # (sort key, title, title tooltip)
@@ -302,6 +311,7 @@ def run_environment(provenance: dict[str, Any]) -> dict[str, Any]:
     env["Sampling"] = {_esc(k): _esc(v) for k, v in sampling.items()} if sampling else "server defaults"
     env["Epochs"] = _esc(f"{provenance.get('epochs', 1)}" + (f", seed of epoch k: {provenance['seed']} + k - 1"
                                                               if provenance.get("seed") is not None else ""))
+    env.update(preflight_environment(provenance))
     env["Tries"] = _esc(provenance.get("tries"))
     env["Sandbox"] = _esc(provenance.get("sandbox"))
     env["Dataset"] = _esc(f"{provenance.get('dataset')} @ {provenance.get('dataset_commit') or 'unknown commit'}")
@@ -323,3 +333,104 @@ def replace_environment(config: Any, provenance: dict[str, Any]) -> None:
         return
     metadata.clear()
     metadata.update(run_environment(provenance))
+
+
+# -- the server: what the preflight found, cache reuse, working vs waiting time, health -----------
+
+
+def preflight_environment(provenance: dict[str, Any]) -> dict[str, Any]:
+    """The preflight's findings and the determinism note, for the table at the top of the report."""
+    lines = preflight_lines(provenance)
+    if not lines:
+        return {}
+    determinism = [line for line in lines if line.startswith("Determinism: ")]
+    found = [line for line in lines if not line.startswith("Determinism: ")]
+    env: dict[str, Any] = {}
+    if found:
+        env["Preflight"] = "<br>".join(_esc(line) for line in found)
+    if determinism:
+        env["Determinism"] = _esc(determinism[0].removeprefix("Determinism: "))
+    return env
+
+
+HEALTH_COLOURS = {"decode": "#1565c0", "prefill": "#ef6c00"}
+
+
+def _health_panel(series: list[list[Any]], column: int, label: str, events: list[dict[str, Any]], top: int,
+                  width: int, height: int, duration: float) -> list[str]:
+    values = [p[column] for p in series if p[column] is not None]
+    if not values:
+        return [f'<text x="40" y="{top + height / 2:.0f}" font-size="11">{_esc(label)}: unknown (no timings)</text>']
+    peak = max(values) * 1.1 or 1.0
+
+    def x_of(t: float) -> float:
+        return 40 + (width - 50) * (t / duration if duration else 0)
+
+    def y_of(v: float) -> float:
+        return top + height - height * v / peak
+
+    out = [f'<text x="0" y="{top - 4}" font-size="11">{_esc(label)} tok/s (per request; max {peak / 1.1:,.1f})</text>',
+           f'<line x1="40" y1="{top + height}" x2="{width}" y2="{top + height}" stroke="#888"/>']
+    for e in events:
+        x1, x2 = x_of(e["start_s"]), x_of(e["end_s"])
+        if e["kind"] == "slowdown":
+            out.append(f'<rect class="lc-slow" x="{x1:.1f}" y="{top}" width="{max(x2 - x1, 2):.1f}" height="{height}" '
+                       f'fill="#c62828" opacity="0.15"><title>{_esc(describe_event(e))}</title></rect>')
+        else:
+            colour = "#6a1b9a" if e["kind"] == "restart" else "#c62828"
+            out.append(f'<line class="lc-{_esc(e["kind"])}" x1="{x1:.1f}" y1="{top}" x2="{x1:.1f}" '
+                       f'y2="{top + height}" stroke="{colour}" stroke-dasharray="3,2">'
+                       f"<title>{_esc(describe_event(e))}</title></line>")
+    colour = HEALTH_COLOURS["decode" if column == 2 else "prefill"]
+    for t, server, *rates in series:
+        value = rates[column - 2]
+        if value is not None:
+            out.append(f'<circle class="lc-sample" data-server="{server}" cx="{x_of(t):.1f}" cy="{y_of(value):.1f}" '
+                       f'r="1.8" fill="{colour}"/>')
+    return out
+
+
+def health_svg(health: dict[str, Any]) -> str:
+    """Decode and prefill tok/s of every request over the run, slowdowns shaded, restarts and runs
+    of failed requests as dashed lines (inline SVG)."""
+    series, events = health.get("series") or [], health.get("events") or []
+    duration = max([p[0] for p in series] + [e["end_s"] for e in events] + [1.0])
+    width, height = 640, 90
+    out = [f'<svg class="lc-health" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{2 * height + 70}" '
+           f'role="img" aria-label="decode and prefill speed per request over the run">']
+    out += _health_panel(series, 2, "decode", events, 16, width, height, duration)
+    out += _health_panel(series, 3, "prefill", events, height + 44, width, height, duration)
+    out.append(f'<text x="40" y="{2 * height + 66}" font-size="10">0 s</text>'
+               f'<text x="{width - 40}" y="{2 * height + 66}" font-size="10">{duration:,.0f} s</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def server_html(summary: dict[str, Any]) -> list[str]:
+    """Prompt-cache reuse and working vs waiting time per language, and the servers' health."""
+    total = summary["total"]
+    if not total.get("model_responses"):
+        return []
+
+    def pct(value: float | None) -> str:
+        return "unknown" if value is None else f"{value:.1f}"
+
+    def secs(value: float | None) -> str:
+        return "unknown" if value is None else f"{value:.0f}"
+
+    rows = [(name, [_esc(name), pct(g.get("cache_share")), pct(g.get("cache_share_after_first")),
+                    secs(g.get("working_seconds")), secs(g.get("waiting_seconds"))])
+            for name, g in _scopes(summary)]
+    parts = ['<div class="lc-server"><h3>Prompt cache and time</h3>',
+             _html_table("lc-cache", ["language", "cached % of prompt tokens", "after each exercise's first turn",
+                                      "working s", "waiting s"], rows)]
+    parts += [f'<p class="lc-cache-note">{_esc(line)}</p>' for line in cache_and_time_lines(summary)]
+    health = summary.get("health")
+    if health:
+        events = health.get("events") or []
+        parts += ["<h3>Server health</h3>", health_svg(health)]
+        items = "".join(f'<li class="lc-event" data-kind="{_esc(e["kind"])}">{_esc(describe_event(e))}</li>'
+                        for e in events)
+        parts.append(f'<ul class="lc-events">{items or "<li>no slowdown, restart or run of failed requests</li>"}</ul>')
+    parts.append("</div>")
+    return parts

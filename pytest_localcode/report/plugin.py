@@ -9,12 +9,15 @@ cover resumed exercises too.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_localcode import energy
 from pytest_localcode.epochs import epoch_dir
+from pytest_localcode.health import analyse
+from pytest_localcode.live import read_all
 from pytest_localcode.report import html as html_report
 from pytest_localcode.report.provenance import collect as collect_provenance
 from pytest_localcode.report.summary import summarize
@@ -81,10 +84,21 @@ class ReportPlugin:
         self.provenance = self.make_provenance(session)
         html_report.replace_environment(session.config, self.provenance)  # again: xdist merges workers' metadata in
         self.summary = summarize(results, energy.load_sessions(run_dir))
+        self.summary["health"] = self.health()
         self.text = render(self.summary, self.provenance)
         run_dir.mkdir(parents=True, exist_ok=True)
         write_atomic(run_dir / "summary.json", {"provenance": self.provenance, **self.summary})
         (run_dir / "benchmark_results.txt").write_text(self.text, encoding="utf-8")
+
+    def health(self) -> dict[str, Any] | None:
+        """The servers' health over this session, from its live records (none for pseudo-models)."""
+        directory = self.settings.live_dir
+        if not directory or not Path(directory).is_dir():
+            return None
+        records = read_all(Path(directory))
+        if not any(r.get("ev") == "resp" for r in records):
+            return None
+        return analyse(records, fraction=self.settings.slowdown_fraction)
 
     def make_provenance(self, session: pytest.Session) -> dict[str, Any]:
         """Where the numbers came from (``localcode merge`` joins its inputs' instead)."""
@@ -117,6 +131,7 @@ class ReportPlugin:
                                     session: Any) -> None:
         if self.summary is not None:
             postfix.extend(html_report.summary_html(self.summary, self.provenance))
+            postfix.extend(html_report.server_html(self.summary))
 
 
 def describe_sandbox(kind: str) -> str:

@@ -122,4 +122,6 @@ def collect(settings: Any, sandbox: str, args: list[str], selected: int | None =
         "limits": {k: getattr(settings, k, None) for k in LIMIT_KEYS},
         "servers": [{k: v for k, v in s.items() if k != "info"} for s in getattr(settings, "servers", [])],
         "shard": getattr(settings, "shard", None),
+        "preflight": getattr(settings, "preflight", None) or [],
+        "determinism": getattr(settings, "determinism", None),
     }

@@ -31,6 +31,7 @@ SUM_KEYS = (
     "prompt_tokens", "completion_tokens", "cached_tokens", "prompt_n", "prompt_ms", "predicted_n", "predicted_ms",
     "turns", "model_responses", "tool_call_responses", "tool_calls_total", "tool_errors_total", "length_stops",
     "context_overflows", "malformed_responses", "format_retries", "recovered_calls", "http_errors",
+    "cache_prompt_tokens", "first_prompt_tokens", "first_cached_tokens", "wait_seconds", "timed_responses",
 )
 # Unsolved verdicts counted apart: (status, the group's count key). Data, so a new verdict is a
 # line here (and a colour in report/html.py); every unsolved verdict is a failure in every rate.
@@ -85,6 +86,7 @@ def exercise_row(result: ExerciseResult) -> dict[str, Any]:
     row["prefill_tps"] = rate(row["prompt_n"], row["prompt_ms"])
     row["decode_tps"] = rate(row["predicted_n"], row["predicted_ms"])
     row["tool_call_sources"] = call_sources(t.agent for t in result.tries)
+    row.update(cache_and_waiting(row))
     return row
 
 
@@ -103,6 +105,32 @@ def call_sources(parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     return {"server_calls": server, "recovered_calls": recovered,
             "recovered_by_syntax": dict(sorted(by_syntax.items(), key=lambda kv: (-kv[1], kv[0]))),
             "recovered_share": pct(recovered, server + recovered)}
+
+
+def share(part: float, whole: float) -> float | None:
+    """A percentage, or None (unknown) when there is nothing to take it of."""
+    return round(100.0 * part / whole, 1) if whole > 0 else None
+
+
+def cache_and_waiting(sums: dict[str, Any]) -> dict[str, Any]:
+    """Prompt-cache reuse and working vs waiting time of an exercise run or a group, from its sums.
+
+    ``cache_share``: percent of prompt tokens the server took from its cache, over the responses
+    whose cache use it reported (None: it reported none); ``cache_share_after_first``: the same
+    without each session's first response (nothing could be cached for it yet). ``waiting_seconds``:
+    time requests spent queued for a slot (round trip minus the server's own timings);
+    ``working_seconds``: agent time minus that. Both None when a response had no timings
+    (waiting unknown), never estimated.
+    """
+    later_prompt = sums["cache_prompt_tokens"] - sums["first_prompt_tokens"]
+    known = sums["timed_responses"] == sums["model_responses"]
+    waiting = round(float(sums["wait_seconds"]), 3) if known else None
+    return {
+        "cache_share": share(sums["cached_tokens"], sums["cache_prompt_tokens"]),
+        "cache_share_after_first": share(sums["cached_tokens"] - sums["first_cached_tokens"], later_prompt),
+        "waiting_seconds": waiting,
+        "working_seconds": None if waiting is None else round(sums["agent_seconds"] - waiting, 3),
+    }
 
 
 def rate(tokens: float, ms: float) -> float:
@@ -220,6 +248,7 @@ def group(rows: list[dict[str, Any]]) -> dict[str, Any]:
         totals[key] = round(value, 3) if isinstance(value, float) else value
     totals["prefill_tps"] = rate(totals["prompt_n"], totals["prompt_ms"])
     totals["decode_tps"] = rate(totals["predicted_n"], totals["predicted_ms"])
+    totals.update(cache_and_waiting(totals))
     responses = totals["model_responses"]
     totals["tool_call_share"] = pct(totals["tool_call_responses"], responses)
     totals["avg_prompt_tokens"] = round(totals["prompt_tokens"] / attempts) if attempts else 0
@@ -272,6 +301,7 @@ def exercise_entry(runs: list[dict[str, Any]]) -> dict[str, Any]:
     entry["prefill_tps"] = rate(entry["prompt_n"], entry["prompt_ms"])
     entry["decode_tps"] = rate(entry["predicted_n"], entry["predicted_ms"])
     entry["tool_call_sources"] = call_sources(r["tool_call_sources"] for r in runs)
+    entry.update(cache_and_waiting(entry))
     entry["by_epoch"] = runs
     return entry
 

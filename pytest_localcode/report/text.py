@@ -7,8 +7,10 @@ only here, for display.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from pytest_localcode.health import health_lines
 from pytest_localcode.report.summary import OUTCOMES, TRY_RATES
 from pytest_localcode.report.servers import server_lines
 
@@ -192,7 +194,8 @@ def render(summary: dict[str, Any], provenance: dict[str, Any]) -> str:
             f"cached {int(total['cached_tokens']):,}"
         )
         lines.append(
-            f"Speed: prefill {total['prefill_tps']:.1f} tok/s, decode {total['decode_tps']:.1f} tok/s   "
+            f"Speed: prefill {tps_text(total, 'prefill_tps', 'prompt_ms')}, "
+            f"decode {tps_text(total, 'decode_tps', 'predicted_ms')}   "
             f"Responses: {int(total['model_responses'])}, with tool calls {int(total['tool_call_responses'])} "
             f"({total['tool_call_share']:.1f}%), hit max_tokens {int(total['length_stops'])}, "
             f"context overflows {int(total['context_overflows'])}"
@@ -201,7 +204,9 @@ def render(summary: dict[str, Any], provenance: dict[str, Any]) -> str:
         lines.append(_counts("Tool errors by tool", total["tool_errors_by_tool"]))
         lines.append(_counts("Tool errors by kind", total["tool_errors"]))
         lines += call_source_lines(summary)
+    lines += cache_and_time_lines(summary)
     lines += server_lines(summary)
+    lines += health_lines(summary.get("health"))
     lines.append(f"Tests: {total['tests_executed']} of {total['tests_defined']} defined test cases ran in the last "
                  f"tries; test timeouts {total['test_timeouts']}; refused access attempts {total['refused_paths']}")
     lines.append("")
@@ -230,6 +235,62 @@ def forged_lines(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
+def tps_text(figures: dict[str, Any], key: str, ms_key: str) -> str:
+    """``12.3 tok/s``, or ``unknown`` when the server reported no timings (never 0)."""
+    return f"{figures[key]:.1f} tok/s" if figures.get(ms_key) else "unknown"
+
+
+def percent_text(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.1f}%"
+
+
+def cache_and_time_lines(summary: dict[str, Any]) -> list[str]:
+    """Prompt-cache reuse (run, and the exercises that reused least) and working vs waiting time."""
+    total = summary["total"]
+    if not total["model_responses"]:
+        return []
+    cache = (f"Prompt cache: {percent_text(total['cache_share'])} of prompt tokens served from the server's cache, "
+             f"{percent_text(total['cache_share_after_first'])} after each exercise's first turn")
+    if total["cache_share"] is None:
+        cache += " (the server did not report its cache use)"
+    low = sorted(((e["cache_share_after_first"], name) for name, e in summary["exercises"].items()
+                  if e.get("cache_share_after_first") is not None))[:3]
+    if low:
+        cache += "; least: " + ", ".join(f"{name} {value:.1f}%" for value, name in low)
+    if total["waiting_seconds"] is None:
+        timing = ("Agent time: waiting for a server slot unknown (a response had no timings), so --agent-timeout "
+                  f"counted wall time; {total['agent_seconds']:.0f} s in all")
+    else:
+        timing = (f"Agent time: working {total['working_seconds']:.0f} s, waiting for a server slot "
+                  f"{total['waiting_seconds']:.0f} s (round trip minus the server's own prompt and generation "
+                  "time; --agent-timeout counts working time)")
+    return [cache, timing]
+
+
+def preflight_lines(provenance: dict[str, Any]) -> list[str]:
+    """What the preflight found on each server, and whether the run can be deterministic."""
+    lines = []
+    for record in provenance.get("preflight") or []:
+        facts, context, model = record["facts"], record["context"], record["model"]
+        served = context["served"] if context["served"] is not None else "unknown"
+        needed = f" (config {context['config']})" if context.get("config") else ""
+        model_text = Path(model["served"]).name if model.get("served") else ", ".join(facts["model_names"]) or "unknown"
+        check = {"ok": "matches the config", "unknown": "not checked"}[model["check"]]
+        sha = f", sha256 {model['sha256'][:16]}…" if model.get("sha256") else ""
+        lines.append(f"Preflight, server {record['server']} ({record['url']}): context {served} tokens per slot"
+                     f"{needed}, slots {facts['total_slots'] or 'unknown'}, model {model_text} ({check}{sha}), "
+                     f"build {facts['build'] or 'unknown'}")
+        lines.append(f"  tool calls: {record['tool_calls']['description']}; warm-up of slot(s) "
+                     f"{', '.join(str(s) for s in record['warm_up']['slots'])}"
+                     + ("; requests pinned to each worker's slot (id_slot)" if record.get("id_slot") else ""))
+        if record.get("queueing"):
+            lines.append(f"  {record['queueing']}")
+    note = provenance.get("determinism")
+    if note:
+        lines.append(f"Determinism: {note['note']}")
+    return lines
+
+
 def provenance_lines(provenance: dict[str, Any]) -> list[str]:
     lines = [f"Model: {provenance.get('model')}"]
     server = provenance.get("server") or {}
@@ -252,6 +313,7 @@ def provenance_lines(provenance: dict[str, Any]) -> list[str]:
         lines.append(f"Epochs: {provenance.get('epochs', 1)}, sampling seed of epoch k: {provenance['seed']} + k - 1")
     elif provenance.get("epochs", 1) > 1:
         lines.append(f"Epochs: {provenance['epochs']} (a pseudo-model: no sampling, no seed)")
+    lines += preflight_lines(provenance)
     machine = provenance.get("machine", {})
     lines.append(f"Sandbox: {provenance.get('sandbox')}   Commit: {provenance.get('git_commit') or 'unknown'}   "
                  f"Machine: {machine.get('cpu', '?')}, {machine.get('cpus')} cores")

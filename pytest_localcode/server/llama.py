@@ -3,11 +3,16 @@
 Fixes over the seed's start scripts: ``context_window`` becomes ``-c`` (it was ignored), short
 and long spellings of a flag in ``extra_args`` replace the defaults instead of duplicating them,
 ``hf_model`` is only a hint in the missing-file error (nothing downloads weights), and N
-parallel slots each keep the full context (``--kv-unified-per-slot``).
+parallel slots each keep the full context (``--kv-unified-per-slot``). With several slots each
+worker's requests go to its own slot (``id_slot``), so the slots also keep their prompt caches
+while idle (``--no-cache-idle-slots``, where the build has it): with a unified KV cache llama-server
+otherwise clears an idle slot whenever another one starts a request, and a request naming its
+slot is not restored from the server's prompt cache.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -156,6 +161,8 @@ class LlamaServer(ManagedServer):
             defaults += ["--parallel", str(self.slots)]
             if self.context_window:
                 defaults += ["--kv-unified", "--kv-unified-per-slot", str(self.context_window)]
+            if takes_flag(self.binary, "--no-cache-idle-slots"):
+                defaults += ["--no-cache-idle-slots"]
         else:
             defaults += ["--parallel", "1"]
             if self.context_window:
@@ -184,6 +191,16 @@ class LlamaServer(ManagedServer):
         except (OSError, subprocess.TimeoutExpired):
             info["version"] = "unknown"
         return info
+
+
+@functools.lru_cache(maxsize=8)
+def takes_flag(binary: str, flag: str) -> bool:
+    """Whether this llama-server build knows ``flag`` (its ``--help`` names it)."""
+    try:
+        out = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return flag in out.stdout + out.stderr
 
 
 _SHA_CACHE: dict[tuple[str, float, int], str] = {}

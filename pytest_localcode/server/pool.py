@@ -35,6 +35,7 @@ class Endpoint:
     name: str  # how reports name it (see server_name)
     managed: bool = False  # started (and restarted) by this run
     info: dict[str, Any] = field(default_factory=dict, compare=False)  # command, version, model file…
+    id_slot: bool = False  # it takes llama.cpp's id_slot: each worker's requests go to its own slot (preflight)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -47,7 +48,8 @@ class Endpoint:
 @dataclass(frozen=True)
 class Assignment:
     """A worker's server for its session. ``slot`` says which of the server's slots this worker
-    is the user of (0 … slots-1): enough for a later ``id_slot`` pin."""
+    is the user of (0 … slots-1): its requests carry it as ``id_slot`` where the server takes it,
+    so every turn of an exercise finds the previous turns in that slot's prompt cache."""
 
     server: Endpoint
     slot: int
@@ -62,7 +64,12 @@ class Assignment:
     def record(self) -> dict[str, Any]:
         """What an exercise's result records about the server that ran it."""
         return {"index": self.server.index, "name": self.server.name, "url": self.server.url, "slot": self.slot,
-                "slots": self.server.slots, "managed": self.server.managed}
+                "slots": self.server.slots, "managed": self.server.managed, "id_slot": self.server.id_slot}
+
+    @property
+    def pinned_slot(self) -> int | None:
+        """The ``id_slot`` this worker's requests carry (None: the server does not take one)."""
+        return self.slot if self.server.id_slot else None
 
 
 def server_name(url: str, host: str | None = None) -> str:

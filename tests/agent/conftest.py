@@ -72,6 +72,7 @@ class Harness:
         continue_session: bool = False,
         session_file: Path | None = None,
         context_window: int | None = None,
+        slot: int | None = None,
         **cfg_keys: Any,
     ) -> RunResult:
         if self.server is None:
@@ -86,6 +87,7 @@ class Harness:
             session_file=session_file,
             limits=limits or AgentLimits(),
             context_window=context_window,
+            slot=slot,
         )
         return self.agent.run(prompt, continue_session=continue_session)
 

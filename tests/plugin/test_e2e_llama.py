@@ -85,6 +85,28 @@ def test_bench_selection_end_to_end(real_llama: str, polyglot: Path, tmp_path: P
     assert "Pass@1" in out and "Tokens: prompt" in out  # the printed summary
     log = (run_dir / "server.log").read_text()
     assert "--alias gemma3-270m" in log and "--chat-template-file" in log
+    preflight_facts(summary["provenance"], real_llama)
+
+
+def preflight_facts(provenance: dict, binary: str, slots: int = 1) -> None:
+    """What the preflight learned from the real server: its context per slot is the config's, it
+    serves the config's model file (sha256 recorded), and the tiny model's call comes back — as
+    text in the template's <tool_calls> syntax, read by the agent (its config sends a call grammar)."""
+    from agent import load_config
+
+    cfg = load_config(MODEL)
+    (record,) = provenance["preflight"]
+    assert record["facts"]["props"] == "ok" and record["facts"]["total_slots"] == slots
+    assert record["context"] == {"served": cfg.server_config["context_window"],
+                                 "config": cfg.server_config["context_window"], "check": "ok"}
+    assert record["model"]["check"] == "ok" and len(record["model"]["sha256"]) == 64
+    assert Path(record["model"]["served"]).name == Path(expand(cfg.server_config["model_path"])).name
+    probe = record["tool_calls"]
+    print(f"\npreflight on the real server: {probe['description']} in {probe['seconds']} s; "
+          f"warm-up {record['warm_up']}; id_slot {record['id_slot']}")
+    assert (probe["outcome"], probe["syntax"], probe["called"]) == ("recovered", "tool_calls", "read")
+    assert record["warm_up"]["slots"] == list(range(slots)) and record["id_slot"] is True
+    assert provenance["determinism"]["deterministic"] is (slots == 1)
 
 
 def run_watched(dataset: Path, run_dir: Path, *args: str) -> tuple[int, str, dict[int, list[str]]]:
@@ -110,10 +132,15 @@ def test_two_workers_share_one_real_server(real_llama: str, polyglot: Path, tmp_
     assert len(seen) == 1, seen
     (pid, argv), = seen.items()
     assert argv[argv.index("--parallel") + 1] == "2" and "--kv-unified" in argv
+    assert "--no-cache-idle-slots" in argv  # each slot keeps its prompt cache while the other works
     assert not pid_alive(pid)
     finished = list((tmp_path / "run" / "python").glob("*/.aider.results.json"))
     assert len(finished) == 2
     assert all(json.loads(p.read_text())["localcode"]["error"] is None for p in finished)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    preflight_facts(summary["provenance"], real_llama, slots=2)  # both slots warmed, requests pinned
+    slots = {json.loads(p.read_text())["localcode"]["provenance"]["server"]["slot"] for p in finished}
+    assert slots == {0, 1}  # one slot per worker
 
 
 def test_ctrl_c_stops_the_real_server(real_llama: str, polyglot: Path, tmp_path: Path) -> None:
@@ -152,10 +179,12 @@ def test_two_real_servers_each_keep_their_exercises(real_llama: str, polyglot: P
     assert not any(pid_alive(pid) for pid in seen)
     results = [json.loads(p.read_text()) for p in (run_dir / "python").glob("*/.aider.results.json")]
     assert len(results) == 2 and all(r["localcode"]["error"] is None for r in results)
+    preflight = {r["server"]: r["requests"] for r in json.loads((run_dir / "summary.json").read_text())
+                 ["provenance"]["preflight"]}
     for index in (0, 1):
         mine = [r for r in results if r["localcode"]["provenance"]["server"]["index"] == index]
         responses = sum(t["agent"].get("model_responses", 0) for r in mine for t in r["localcode"]["tries"])
         log = (run_dir / f"server-{index}.log").read_text(errors="replace")
         served = log.count("launch_slot_: ")  # one task per chat request, in the server's own log
-        assert served == responses, (index, served, responses)
+        assert served == responses + preflight[index], (index, served, responses)
     assert {r["localcode"]["provenance"]["server"]["index"] for r in results} == {0, 1}  # one exercise each

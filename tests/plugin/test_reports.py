@@ -19,6 +19,8 @@ pytestmark = pytest.mark.slow
 # Totals that depend on the server's prefix cache (which request came before which), or on the
 # clock, legitimately differ between a serial and a parallel run; everything else must not.
 ORDER_DEPENDENT = {"cached_tokens", "prompt_n", "prompt_ms", "prefill_tps", "wall_seconds", "agent_seconds",
+                   "first_cached_tokens", "cache_share", "cache_share_after_first", "wait_seconds",
+                   "waiting_seconds", "working_seconds",
                    "test_seconds", "seconds_per_exercise", "cost"}  # cost: its seconds (its tokens are checked)
 
 

@@ -6,6 +6,8 @@ in ``test_multi_server.py``.
 
 from __future__ import annotations
 
+import dataclasses
+
 import socket
 from collections import Counter
 from pathlib import Path
@@ -51,7 +53,10 @@ def test_assignment_travels_as_plain_data() -> None:
     assignment = Pool(servers(2)).take("gw0")
     assert Assignment.from_dict(assignment.to_dict()) == assignment
     assert assignment.record() == {"index": 0, "name": "10.0.0.0:8080", "url": "http://10.0.0.0:8080", "slot": 0,
-                                   "slots": 2, "managed": False}
+                                   "slots": 2, "managed": False, "id_slot": False}
+    assert assignment.pinned_slot is None  # a server that does not take id_slot (the preflight decides)
+    pinned = Assignment(dataclasses.replace(assignment.server, id_slot=True), 1)
+    assert Assignment.from_dict(pinned.to_dict()) == pinned and pinned.pinned_slot == 1
 
 
 def test_no_server_left_is_one_line() -> None:

@@ -46,6 +46,8 @@ TWELVE = {
 # Figures that depend on the clock, or on which request the one server saw just before (its
 # prefix cache: cached_tokens, hence prompt_n / prompt_ms), differ between any two runs.
 ORDER_DEPENDENT = {"cached_tokens", "prompt_n", "prompt_ms", "prefill_tps", "wall_seconds", "agent_seconds",
+                   "first_cached_tokens", "cache_share", "cache_share_after_first", "wait_seconds",
+                   "waiting_seconds", "working_seconds",
                    "test_seconds", "seconds_per_exercise", "seconds_per_case", "busy_seconds", "exercises_per_hour",
                    "completion_tps"}
 

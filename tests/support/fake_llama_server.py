@@ -5,7 +5,8 @@ start, with the ``CUDA_VISIBLE_DEVICES`` it was given), and then, depending on `
 
 * ``serve`` (default): serves a :class:`ScriptedServer` on ``--host``/``--port`` whose script is
   ``$FAKE_LLAMA_SCRIPT`` (``module:attr``, called with ``$FAKE_LLAMA_DATASET`` when set), with
-  ``--parallel`` slots and ``$FAKE_LLAMA_LATENCY`` seconds per response;
+  ``--parallel`` slots, the context ``--ctx-size``/``--kv-unified-per-slot`` give, the ``--model``
+  path as its model, and ``$FAKE_LLAMA_LATENCY`` seconds per response;
 * ``exit``: prints a few log lines and exits with status 3 during start-up;
 * ``die-once``: like ``serve``, but the first start crashes (exit 134, as on a GGML_ASSERT) when
   its ``$FAKE_LLAMA_DIE_AT``-th chat request (default 1) arrives; later starts serve normally;
@@ -41,11 +42,13 @@ from tests.support.scripted_server import ScriptedServer
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(add_help=False)
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     parser.add_argument("--model", "-m")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--parallel", "-np", type=int, default=1)
+    parser.add_argument("--ctx-size", "-c", type=int, default=0)
+    parser.add_argument("--kv-unified-per-slot", type=int, default=0)
     parser.add_argument("--version", action="store_true")
     args, _ = parser.parse_known_args(argv)
     return args
@@ -96,7 +99,7 @@ def counted(script: Any, server_box: list[ScriptedServer], die_at: int | None) -
 
 
 def serve(args: argparse.Namespace, starts: int, *, health: bool = True) -> int:
-    """Serve until SIGTERM/SIGINT; ``health=False`` answers 404 on /health (MLX has none)."""
+    """Serve until SIGTERM/SIGINT; ``health=False`` answers 404 on /health and /props (MLX has neither)."""
     mode = os.environ.get("FAKE_LLAMA_MODE", "serve")
     die = mode == "die-always" or (mode == "die-once" and starts == 1)
     die_at = int(os.environ.get("FAKE_LLAMA_DIE_AT", "1")) if die else None
@@ -104,8 +107,11 @@ def serve(args: argparse.Namespace, starts: int, *, health: bool = True) -> int:
     latency = float(os.environ.get("FAKE_LLAMA_LATENCY", "0"))
     box: list[ScriptedServer] = []
     script = counted(load_script(), box, die_at)
+    # the context as llama-server sizes it: -c split between the slots, or the per-slot size given
+    n_ctx = getattr(args, "kv_unified_per_slot", 0) * args.parallel or getattr(args, "ctx_size", 0) or 32768
     server = ScriptedServer(script, host=args.host, port=args.port, slots=args.parallel, latency=latency,
-                            repeat=True, loading=loading)
+                            repeat=True, loading=loading, model=args.model or "scripted-model", n_ctx=n_ctx,
+                            props="ok" if health else "absent")
     if not health:
         server._httpd.RequestHandlerClass = _no_health_handler()
     box.append(server)
@@ -131,7 +137,19 @@ def _no_health_handler() -> type:
     return NoHealth
 
 
+HELP = """usage: llama-server [options] (stand-in for tests)
+-c,    --ctx-size N
+-np,   --parallel N
+-kvu,  --kv-unified, -no-kvu, --no-kv-unified
+--kv-unified-per-slot N
+--cache-idle-slots, --no-cache-idle-slots
+"""
+
+
 def main() -> int:
+    if "--help" in sys.argv[1:]:
+        print(HELP)
+        return 0
     args = parse(sys.argv[1:])
     if args.version:
         print("version: 0 (fake llama-server for tests)")

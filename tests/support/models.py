@@ -130,3 +130,28 @@ def reference(dataset: str, delay: float = 0.0) -> Any:
         return {**model(request), "delay": delay}
 
     return slow
+
+
+class ChattyModel(ReferenceModel):
+    """Looks at its files (saying so, so that every reply has tokens enough to time), writes the
+    reference solution, finishes: ``looks + 2`` responses per exercise, each taking ``work``
+    seconds of the server's time (reported in its timings)."""
+
+    def __init__(self, dataset: Path, looks: int = 6, work: float = 0.0):
+        super().__init__(dataset)
+        self.looks, self.work = looks, work
+
+    def __call__(self, request: dict[str, Any]) -> dict[str, Any]:
+        language, slug, _, steps = task_of(request)
+        with self._lock:
+            self.calls[f"{language}/{slug}"] += 1
+        (path, content), = self.files_for(language, slug, 1).items()
+        note = f"Step {steps}: looking at the exercise {slug} before writing the solution file."
+        if steps < self.looks:
+            look = {"path": path, "line_start": 1, "line_end": steps + 1}  # a new call each time: no repeat guard
+            spec = {"content": note, "tool_calls": [tool_call("read", look)]}
+        elif steps == self.looks:
+            spec = {"content": note, "tool_calls": [tool_call("write", {"path": path, "content": content})]}
+        else:
+            spec = {"content": note, "tool_calls": [tool_call("finish", {"summary": f"{slug} is solved: {note}"})]}
+        return {**spec, "work": self.work} if self.work else spec

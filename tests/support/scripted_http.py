@@ -66,6 +66,12 @@ class Handler(BaseHTTPRequestHandler):
                     503, {"error": {"code": 503, "message": "Loading model", "type": "unavailable_error"}}
                 )
             return self._json(200, {"status": "ok"})
+        if path == "/props" and fake.props == "absent":
+            return self._json(404, {"detail": "Not Found"})
+        if path == "/props" and fake.props == "malformed":
+            return self._json(200, ["not", "the", "props", "of", "llama.cpp"])
+        if path == "/slots" and fake.props != "ok":
+            return self._json(404, {"detail": "Not Found"})
         if path == "/props":
             return self._json(
                 200,
@@ -115,6 +121,12 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(
                 400, {"error": {"code": 400, "message": f"invalid JSON: {exc}", "type": "invalid_request_error"}}
             )
+        kind = wire.preflight_kind(request)
+        if kind is not None:
+            answer = (fake.probe or wire.probe_answer(request)) if kind == "probe" else {"content": "",
+                                                                                         "finish_reason": "length"}
+            fake.preflight.append({"kind": kind, "request": request})
+            return self._answer(fake, request, -1, answer, preflight=True)
         index, spec = fake._next(request)
         gate = fake.slot_gate
         if gate is not None:
@@ -128,11 +140,17 @@ class Handler(BaseHTTPRequestHandler):
             fake.handle_seconds.append(time.perf_counter() - self.started)
             fake.record(request, index, start, time.time())
 
-    def _answer(self, fake: ScriptedServer, request: dict[str, Any], index: int, spec: Spec | None) -> None:
+    def _answer(self, fake: ScriptedServer, request: dict[str, Any], index: int, spec: Spec | None,
+                preflight: bool = False) -> None:
+        sent = fake.preflight_sent if preflight else fake.sent  # preflight requests stay out of the script's books
         if fake.latency:
             time.sleep(fake.latency)
+        if fake.tools_error and request.get("tools"):
+            status, message = fake.tools_error
+            sent.append({"status": status, "error": message})
+            return self._json(status, {"error": {"code": status, "message": message, "type": "server_error"}})
         if (problem := fake._check(request)) is not None:
-            fake.sent.append({"status": problem[0], "error": problem[1]["message"]})
+            sent.append({"status": problem[0], "error": problem[1]["message"]})
             return self._json(problem[0], {"error": problem[1]})
         if spec is None:
             message = f"scripted server: script exhausted after {index} responses"
@@ -144,16 +162,19 @@ class Handler(BaseHTTPRequestHandler):
             return None
         if spec.get("delay"):
             time.sleep(float(spec["delay"]))
+        if spec.get("work"):
+            time.sleep(float(spec["work"]))
         if spec.get("status", 200) >= 400:
             status, message = int(spec["status"]), spec.get("error", "scripted error")
-            fake.sent.append({"status": status, "error": message})
+            sent.append({"status": status, "error": message})
             return self._json(status, {"error": {"code": status, "message": message, "type": "server_error"}})
-        usage, timings = wire.accounting(spec, request, index, fake._last_prompt)
-        fake._last_prompt = usage.get("prompt_tokens", 0)
+        usage, timings = wire.accounting(spec, request, index, fake.cache_before(request))
+        timings = fake.shape_timings(timings, spec, index)
+        fake.cache_after(request, usage.get("prompt_tokens", 0))
         record = {"status": 200, "usage": usage, "timings": timings, "stream": bool(request.get("stream"))}
         if spec.get("drop_after") is not None:
             record["dropped"] = True  # the client never sees this accounting
-        fake.sent.append(record)
+        sent.append(record)
         if request.get("stream") and not spec.get("ignore_stream"):
             include = bool((request.get("stream_options") or {}).get("include_usage"))
             return self._stream(spec, wire.render_chunks(spec, index, fake.model, usage, timings, include))

@@ -28,11 +28,28 @@ chunks), ``call_in_content`` (``{"name", "arguments", "style"}``: a tool call le
 (characters per streamed delta), ``chunk_delay``
 (seconds between streamed chunks: a slow decoder).
 
+``work`` (seconds the request keeps its slot, reported as the server's own prompt and generation
+time in ``timings``: a request that waits for a slot shows the wait as round trip minus timings).
+
 ``limit_slots=True`` makes it serve at most ``slots`` chat requests at once, the others waiting
 for a free slot, as llama-server does (otherwise it answers every request at once).
+
+The harness's preflight requests (marked by :mod:`agent.probe`) never reach the script and are
+not in ``requests``/``sent``/the ledger (they are in ``preflight``/``preflight_sent``): the probe is answered with a
+call to the offered tool (``probe=SPEC`` replaces that answer: a hang, an error, text), the warm-up
+with one token. Misbehaviours for the preflight's checks: ``tools_error=(status, message)``
+answers every request carrying ``tools`` with that error (a chat template that cannot render
+them), ``props="absent"`` or ``"malformed"`` (a server without llama.cpp's ``/props``),
+``timings=False`` (no ``timings`` in any response, as MLX). For health checks: ``slow_after=N``
+and ``slow_factor=F`` report every script response after the N-th F times slower; ``jitter=J``
+scales each response's timings by a random factor in [1-J, 1+J] (seeded by ``jitter_seed``).
 ``ledger=PATH`` appends one JSON line per chat request — ``{"port", "pid", "n", "exercise",
 "try", "step", "start", "end"}`` (exercise ``language/slug`` from the harness's task prompt) —
 so tests of several servers can check from each server's own record which requests it served.
+
+Its prefix cache is one figure per slot (``id_slot``; unpinned requests share one): a request finds
+what its slot's previous request left (``clears_idle_slots=True``: only if no other slot worked
+since, as llama-server with a unified KV cache and ``--cache-idle-slots``).
 
 Like llama-server it answers 400 ``exceed_context_size_error`` when the prompt exceeds the slot
 context (``n_ctx`` / ``slots``), 500 on a tool call whose arguments are not valid JSON in the
@@ -50,6 +67,7 @@ import argparse
 import importlib
 import json
 import os
+import random
 import signal
 import sys
 import threading
@@ -93,9 +111,24 @@ class ScriptedServer:
         limit_slots: bool = False,
         ledger: str | None = None,
         chat_template: str = "",
+        probe: Spec | None = None,
+        tools_error: tuple[int, str] | None = None,
+        props: str = "ok",
+        timings: bool = True,
+        slow_after: int | None = None,
+        slow_factor: float = 1.0,
+        jitter: float = 0.0,
+        jitter_seed: int | None = None,
+        clears_idle_slots: bool = False,
     ) -> None:
         self.script, self.repeat, self.strict = script, repeat, strict
+        self.probe, self.tools_error, self.props, self.timings = probe, tools_error, props, timings
+        self.slow_after, self.slow_factor = slow_after, slow_factor
+        self.jitter, self._random = jitter, random.Random(jitter_seed)
+        self.clears_idle_slots = clears_idle_slots
         self.chat_template = chat_template  # what /props reports (the agent detects the call syntax from it)
+        self.preflight: list[dict[str, Any]] = []  # {"kind": "probe" | "warm_up", "request": …}
+        self.preflight_sent: list[dict[str, Any]] = []
         self.n_ctx, self.slots, self.model, self.latency = n_ctx, slots, model, latency
         self.requests: list[dict[str, Any]] = []
         self.sent: list[dict[str, Any]] = []
@@ -103,7 +136,7 @@ class ScriptedServer:
         self.handle_seconds: list[float] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._last_prompt = 0
+        self._slot_cache: dict[Any, int] = {}  # id_slot (None: unpinned) → prompt tokens its cache holds
         self._ready_at = time.monotonic() + loading
         self.slot_gate = threading.Semaphore(max(1, slots)) if limit_slots else None
         self.ledger = ledger
@@ -180,6 +213,34 @@ class ScriptedServer:
             for key in ("prompt_n", "prompt_ms", "predicted_n", "predicted_ms"):
                 out[key] += timings.get(key, 0)
         return out
+
+    def cache_before(self, request: dict[str, Any]) -> int:
+        """The prefix cache this request finds: what its slot (``id_slot``) held after its last
+        request; with ``clears_idle_slots``, the other slots lose theirs (llama.cpp with a unified KV
+        cache and ``--cache-idle-slots``)."""
+        slot = request.get("id_slot")
+        with self._lock:
+            if self.clears_idle_slots:
+                self._slot_cache = {k: v for k, v in self._slot_cache.items() if k == slot}
+            return self._slot_cache.get(slot, 0)
+
+    def cache_after(self, request: dict[str, Any], prompt_tokens: int) -> None:
+        with self._lock:
+            self._slot_cache[request.get("id_slot")] = prompt_tokens
+
+    def shape_timings(self, timings: dict[str, Any] | None, spec: Spec, index: int) -> dict[str, Any] | None:
+        """The timings a response reports: none (``timings=False``), the spec's ``work`` as the
+        server's own time, slowed after ``slow_after`` responses, jittered."""
+        if timings is None or not self.timings:
+            return None
+        if spec.get("work"):  # prompt and generation took the work's seconds between them
+            timings = wire.scale_timings(timings, float(spec["work"]) * 1000 / (timings["prompt_ms"]
+                                                                                + timings["predicted_ms"]))
+        factor = self.slow_factor if self.slow_after is not None and index >= self.slow_after else 1.0
+        if self.jitter:
+            with self._lock:
+                factor *= self._random.uniform(1 - self.jitter, 1 + self.jitter)
+        return wire.scale_timings(timings, factor) if factor != 1.0 else timings
 
     # -- script ------------------------------------------------------------------------------
     def _next(self, request: dict[str, Any]) -> tuple[int, Spec | None]:

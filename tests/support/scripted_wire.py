@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from agent.probe import PROBE_MARK, WARM_UP_MARK
+
 # Per-token costs of the fake model. Binary fractions, so sums of floats stay exact.
 PROMPT_MS_PER_TOKEN = 0.5  # 2000 tok/s prefill
 PREDICTED_MS_PER_TOKEN = 12.5  # 80 tok/s decode
@@ -209,3 +211,37 @@ def history_error(request: dict[str, Any]) -> str | None:
     if pending:
         return f"Template error: tool call(s) {sorted(pending)} have no tool result"
     return None
+
+
+def preflight_kind(request: dict[str, Any]) -> str | None:
+    """"probe" or "warm_up" for the harness's preflight requests (agent/probe.py marks them), else None."""
+    for msg in request.get("messages", []):
+        text = str(msg.get("content") or "")
+        if PROBE_MARK in text:
+            return "probe"
+        if WARM_UP_MARK in text:
+            return "warm_up"
+    return None
+
+
+def probe_answer(request: dict[str, Any]) -> dict[str, Any]:
+    """A capable model's answer to the probe: a call to the offered tool with the arguments asked
+    for; as text in the ``<tool_calls>`` syntax when the request carries a call grammar instead of
+    tools (as llama-server returns a grammar-constrained reply)."""
+    asked = str(request["messages"][-1].get("content") or "")
+    args = json.loads(asked[asked.index("{"): asked.rindex("}") + 1]) if "{" in asked else {}
+    tools = request.get("tools") or []
+    if tools:
+        return {"tool_calls": [tool_call(tools[0]["function"]["name"], args)]}
+    name = asked.split("Call the tool ", 1)[-1].split(" ", 1)[0]
+    return {"content": "", "call_in_content": {"name": name, "arguments": args, "style": "tool_calls"}}
+
+
+def scale_timings(timings: dict[str, Any], factor: float) -> dict[str, Any]:
+    """Timings of a server ``factor`` times slower (milliseconds up, tokens per second down)."""
+    out = dict(timings)
+    for kind in ("prompt", "predicted"):
+        out[f"{kind}_ms"] = timings[f"{kind}_ms"] * factor
+        out[f"{kind}_per_token_ms"] = timings[f"{kind}_per_token_ms"] * factor
+        out[f"{kind}_per_second"] = timings[f"{kind}_per_second"] / factor
+    return out
