@@ -23,9 +23,6 @@ from typing import Any
 from agent import execute
 from agent.client import server_chat_template, server_context
 from agent.config import AgentConfig, ConfigError, declared_syntax, resolve_syntax
-from agent.context import ContextPlanner, Plan, size, window
-from agent.client import server_context
-from agent.config import AgentConfig, ConfigError
 from agent.context import ContextPlanner, Plan, StableWindow, size
 from agent.grammar import call_grammar
 from agent.logs import RunLog, load_session, preview, save_session

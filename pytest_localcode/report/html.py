@@ -116,8 +116,9 @@ def details_html(result: ExerciseResult) -> str:
     if forgery:
         checks = "".join(f"<li>{html.escape(c)}</li>" for c in forgery["checks"])
         files = ", ".join(html.escape(f) for f in forgery["suspicious_files"]) or "(none named)"
-        blocks.append(f'<div class="lc-forgery"><p><b>Forged (try {forgery["try"]}): the grader was tampered with.</b> '
-                      f"Failed checks:</p><ul>{checks}</ul><p><b>Suspicious files:</b> {files} (see the solution diff)</p></div>")
+        blocks.append(f'<div class="lc-forgery"><p><b>Forged (try {forgery["try"]}): the grader was tampered '
+                      f"with.</b> Failed checks:</p><ul>{checks}</ul><p><b>Suspicious files:</b> {files} "
+                      "(see the solution diff)</p></div>")
     blocks.append(call_sources_html(result))
     if result.refused_paths:
         shown = ", ".join(html.escape(p) for p in result.refused_paths[:50])

@@ -92,8 +92,7 @@ METRIC_KEYS = {
     "prompt_ms", "predicted_n", "predicted_ms", "prefill_tps", "decode_tps", "model_seconds", "tool_seconds",
     "finish_reasons", "length_stops", "context_overflows", "format_retries", "malformed_responses",
     "server_calls", "recovered_calls", "recovered_responses", "recovered_by_syntax", "incomplete_calls", "http_errors",
-    "refused_paths",
-    "recovered_calls", "recovered_responses", "http_errors", "refused_paths", "cache_prompt_tokens",
+    "refused_paths", "cache_prompt_tokens",
     "first_prompt_tokens", "first_cached_tokens", "wait_seconds", "timed_responses",
 }  # fmt: skip
 
