@@ -17,6 +17,10 @@ the second only analyses run directories. The figures come from the responses th
   where p is a response's prompt and c its completion tokens and t-1 the exercise's previous
   response (its slot holds that prompt and reply; the tool result and the next turn's framing
   are new whatever the server does).
+* **cuts** and **uncut**: the responses whose request followed a move of the message window
+  (``history_max_messages``: the kept part starts at another message, so the prompt differs from
+  the previous one right after the pinned task) or a context trim, and the cached share over the
+  later responses without such a cut: the server's reuse where the agent kept the prefix.
 """
 
 from __future__ import annotations
@@ -41,10 +45,12 @@ class Exercise:
     prompts: list[int] = field(default_factory=list)
     cached: list[int | None] = field(default_factory=list)
     completions: list[int] = field(default_factory=list)
+    cut: list[bool] = field(default_factory=list)  # the request followed a window move or context trim
 
     def figures(self) -> dict[str, Any]:
         later = range(1, len(self.prompts))
         known = [i for i in range(len(self.prompts)) if self.cached[i] is not None]
+        uncut = [i for i in later if i in known and not self.cut[i]]
         limit = sum(min(self.prompts[i], self.prompts[i - 1] + self.completions[i - 1]) for i in later)
         return {
             "responses": len(self.prompts),
@@ -55,18 +61,31 @@ class Exercise:
             "later_cached": sum(self.cached[i] or 0 for i in later if i in known),
             "limit": limit,
             "limit_prompt": sum(self.prompts[i] for i in later),
+            "cuts": sum(self.cut[i] for i in later),
+            "uncut_prompt": sum(self.prompts[i] for i in uncut),
+            "uncut_cached": sum(self.cached[i] or 0 for i in uncut),
         }
 
 
-def responses(log: Path) -> list[dict[str, Any]]:
+def responses(log: Path) -> list[tuple[dict[str, Any], bool]]:
+    """The log's responses, each with whether its request followed a window move or context trim."""
     out = []
+    dropped = 0  # messages the window left out of the previous request
+    cut = False
     for line in log.read_text(encoding="utf-8").splitlines():
         try:
             event = json.loads(line)
         except ValueError:
             continue
-        if event.get("event") == "response":
-            out.append(event)
+        kind = event.get("event")
+        if kind == "history_trim":
+            now = int(event.get("total", 0)) - int(event.get("kept", 0))
+            cut, dropped = cut or now != dropped, now
+        elif kind == "context_trim":
+            cut = True
+        elif kind == "response":
+            out.append((event, cut))
+            cut = False
     return out
 
 
@@ -84,11 +103,12 @@ def exercises(run_dir: Path) -> list[Exercise]:
                        | {p.parent.parent for p in run_dir.glob("*/*/epoch-*/logs/*.jsonl")}):
         ex = Exercise(str(item.relative_to(run_dir)))
         for log in sorted((item / "logs").glob("*.jsonl")):  # file names start with their time
-            for event in responses(log):
+            for event, cut in responses(log):
                 usage, timings = event.get("usage") or {}, event.get("timings") or {}
                 ex.prompts.append(int(usage.get("prompt_tokens") or 0))
                 ex.completions.append(int(usage.get("completion_tokens") or 0))
                 ex.cached.append(cached_of(usage, timings))
+                ex.cut.append(cut)
         if ex.prompts:
             out.append(ex)
     return out
@@ -101,12 +121,15 @@ def pct(part: int, whole: int) -> str:
 def report(run_dir: Path) -> dict[str, Any]:
     rows = [(ex.name, ex.figures()) for ex in exercises(run_dir)]
     total = {k: sum(f[k] for _, f in rows) for k in ("responses", "prompt", "cached", "known_prompt", "later_prompt",
-                                                      "later_cached", "limit", "limit_prompt")}
+                                                      "later_cached", "limit", "limit_prompt", "cuts",
+                                                      "uncut_prompt", "uncut_cached")}
     print(f"\n{run_dir}")
-    print(f"{'exercise':28} {'resp':>4} {'prompt tok':>10} {'cached':>7} {'after 1st':>9} {'limit':>7}")
+    print(f"{'exercise':28} {'resp':>4} {'prompt tok':>10} {'cached':>7} {'after 1st':>9} {'limit':>7} "
+          f"{'cuts':>4} {'uncut':>7}")
     for name, f in [*rows, ("total", total)]:
         print(f"{name:28} {f['responses']:4d} {f['prompt']:10,d} {pct(f['cached'], f['known_prompt']):>7} "
-              f"{pct(f['later_cached'], f['later_prompt']):>9} {pct(f['limit'], f['limit_prompt']):>7}")
+              f"{pct(f['later_cached'], f['later_prompt']):>9} {pct(f['limit'], f['limit_prompt']):>7} "
+              f"{f['cuts']:4d} {pct(f['uncut_cached'], f['uncut_prompt']):>7}")
     return total
 
 
