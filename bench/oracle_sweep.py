@@ -76,12 +76,15 @@ def main() -> int:
         row["defined"] += last.get("defined", 0)
         row["executed"] += last.get("executed", 0)
         row["test_seconds"] += sum(t["test_seconds"] for t in own["tries"])
-        names_match = last.get("executed") == last.get("defined") and not last.get("missing") and not last.get("unexpected")
+        names_match = (last.get("executed") == last.get("defined") and not last.get("missing")
+                       and not last.get("unexpected"))
         ok = own["status"].startswith("pass") and names_match
         if (args.model == "oracle") != ok or own["status"] == "forged":
-            bad.append(f"{own['language']}/{data['testcase']}: {own['status']} ({last.get('reason', own.get('error'))})")
+            reason = last.get("reason", own.get("error"))
+            bad.append(f"{own['language']}/{data['testcase']}: {own['status']} ({reason})")
 
-    print(f"\n{'language':12} {'exercises':>9} {'passed':>7} {'forged':>7} {'names defined':>14} {'names run':>10} {'test s':>8}")
+    print(f"\n{'language':12} {'exercises':>9} {'passed':>7} {'forged':>7} {'names defined':>14} "
+          f"{'names run':>10} {'test s':>8}")
     total: dict[str, float] = defaultdict(float)
     for language in sorted(rows):
         row = rows[language]
@@ -89,8 +92,8 @@ def main() -> int:
             total[key] += value
         print(f"{language:12} {row['exercises']:9.0f} {row['passed']:7.0f} {row['forged']:7.0f} {row['defined']:14.0f} "
               f"{row['executed']:10.0f} {row['test_seconds']:8.1f}")
-    print(f"{'total':12} {total['exercises']:9.0f} {total['passed']:7.0f} {total['forged']:7.0f} {total['defined']:14.0f} "
-          f"{total['executed']:10.0f} {total['test_seconds']:8.1f}")
+    print(f"{'total':12} {total['exercises']:9.0f} {total['passed']:7.0f} {total['forged']:7.0f} "
+          f"{total['defined']:14.0f} {total['executed']:10.0f} {total['test_seconds']:8.1f}")
     print(f"\nwall time: {wall:.1f} s ({wall / 60:.2f} min) with -n {args.workers}, sandbox {args.sandbox}"
           f"{', cold caches' if args.cold else ''}")
     for line in bad:

@@ -119,7 +119,8 @@ def own_names(names: list[str], canaries: Canaries) -> list[str]:
 # the JUnit console launcher): a canary's block ends at the next of these.
 BLOCK_START = re.compile(
     r"^\s*(_{3,}|={3,}|-{3,}|●|✕|✓|√|×|\S+\.\w+::\S+|test \S+ \.\.\.|(FAILED|PASSED|ERROR|FAIL|PASS|ok)\b|"
-    r"=== (RUN|PAUSE|CONT)|failures:|JUnit Jupiter:|\[\s*\d+ tests? |(Tests?|Test Suites):|\d+ (failed|passed|errors?)\b)"
+    r"=== (RUN|PAUSE|CONT)|failures:|JUnit Jupiter:|\[\s*\d+ tests? |"
+    r"(Tests?|Test Suites):|\d+ (failed|passed|errors?)\b)"
 )
 
 

@@ -71,7 +71,8 @@ def plan_carry(ex: Exercise, conf: LanguageConf, workspace: Path, protected: fro
         elif rel in ex.solution or (matches_any(rel, conf.carry) and not matches_any(rel, conf.never_carry)):
             plan.carried.append(rel)
             text = _read(workspace / rel)
-            for content in conf.tampering.content if rel not in is_test_suite else ():  # Go counter's solution is a test suite
+            # Go counter's solution is a test suite: the content rules do not apply to it
+            for content in conf.tampering.content if rel not in is_test_suite else ():
                 if re.search(content.pattern, text, re.M):
                     plan.tampering.append(f"{rel}: {content.why}")
         else:

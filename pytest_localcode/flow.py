@@ -33,7 +33,7 @@ def solution_diff(ex: Exercise, conf: LanguageConf, workspace: Path) -> str:
     """Unified diff against the pristine exercise of what grading took from the workspace, of the
     solution files the agent deleted, and of the files it wrote that are evidence of tampering."""
     plan = plan_carry(ex, conf, workspace, layout(ex, conf).protected)
-    chunks = []
+    chunks: list[str] = []
     for rel in sorted({*plan.carried, *plan.deleted, *plan.suspicious_files}):
         chunks.extend(difflib.unified_diff(_lines(ex.path / rel), _lines(workspace / rel), f"a/{rel}", f"b/{rel}"))
     text = "".join(chunks)

@@ -119,7 +119,8 @@ def is_reference(ex: Exercise, conf: LanguageConf, grade_dir: Path) -> bool:
         pairs = reference_map(ex, conf)
     except DatasetError:
         return False
-    return bool(pairs) and all((grade_dir / dst).is_file() and (grade_dir / dst).read_bytes() == (ex.path / src).read_bytes()
+    return bool(pairs) and all((grade_dir / dst).is_file()
+                               and (grade_dir / dst).read_bytes() == (ex.path / src).read_bytes()
                                for src, dst in pairs)
 
 
@@ -191,7 +192,8 @@ class Grader:
         if rule is None:
             return read_names(reader.reader, grade_dir, files, reader.options), None
         canaries = plant(rule, grade_dir, files)
-        after = [f for f in self._name_files(ex, conf, grade_dir) if not (rule.runtime and f in canaries.files and f not in files)]
+        after = [f for f in self._name_files(ex, conf, grade_dir)
+                 if not (rule.runtime and f in canaries.files and f not in files)]
         names = read_names(reader.reader, grade_dir, after, reader.options)
         seen = {canaries.id_of(n) for n in names} - {None}
         if not rule.runtime and seen != set(canaries.ids):
@@ -199,7 +201,8 @@ class Grader:
                              f"{reader.reader} name reader (check canary in exercises_conf/{conf.language}.yaml)")
         return own_names(names, canaries), canaries
 
-    def _script(self, ex: Exercise, conf: LanguageConf, sandbox: Sandbox, tests: tuple[str, ...], report_dir: str = "") -> str:
+    def _script(self, ex: Exercise, conf: LanguageConf, sandbox: Sandbox, tests: tuple[str, ...],
+                report_dir: str = "") -> str:
         """The test command, preceded by the language's environment."""
         values = {"slug": ex.slug, "workdir": sandbox.workdir, "worker": self.worker, "test_files": " ".join(tests),
                   "report_dir": report_dir}
@@ -238,7 +241,8 @@ class Grader:
                         exit_code=result.exit_code, timed_out=result.timed_out, oom_killed=result.oom_killed,
                         canary_markers=canaries.markers if canaries else [])
 
-    def _grade_mutants(self, ex: Exercise, conf: LanguageConf, sandbox: Sandbox, grade_dir: Path, copy: GradingCopy) -> TestRun:
+    def _grade_mutants(self, ex: Exercise, conf: LanguageConf, sandbox: Sandbox, grade_dir: Path,
+                       copy: GradingCopy) -> TestRun:
         """The solution is a test suite: it must fail on each broken implementation and pass the good one."""
         override = conf.overrides[ex.slug]
         assert override.mutants is not None
@@ -250,10 +254,10 @@ class Grader:
         for impl, expected in override.mutants.expect.items():
             result = sandbox.exec(script, timeout=self.timeout or conf.test_timeout, env={override.mutants.env: impl})
             timed_out |= result.timed_out
-            verdict = "pass" if result.exit_code == 0 else "fail"
-            label = f"{override.mutants.env}={impl}: suite should {expected}, it did {verdict}"
+            observed = "pass" if result.exit_code == 0 else "fail"
+            label = f"{override.mutants.env}={impl}: suite should {expected}, it did {observed}"
             outputs.append(f"== {label}\n{result.output}")
-            report.add(label, "passed" if verdict == expected else "failed")
+            report.add(label, "passed" if observed == expected else "failed")
         labels = [c.name for c in report.cases]
         verdict = classify(report, labels, None, Facts(timed_out=timed_out, tampering=copy.carry.tampering))
         return test_run(verdict, len(labels), sandbox.workdir, "\n".join(outputs), time.monotonic() - started,

@@ -157,7 +157,8 @@ def _regex(pattern: str, where: str, key: str) -> str:
 
 def _names_rule(raw: Any, where: str) -> NamesRule:
     if not isinstance(raw, dict) or raw.get("reader") not in READERS or not ({"files", "glob"} & raw.keys()):
-        raise ConfigError(f"{where}: test_names needs 'reader' (one of {', '.join(READERS)}) and 'files: test' or 'glob'")
+        raise ConfigError(f"{where}: test_names needs 'reader' (one of {', '.join(READERS)}) "
+                          "and 'files: test' or 'glob'")
     options = {k: v for k, v in raw.items() if k not in ("reader", "files", "glob")}
     for region in options.get("strip", ()):
         _regex(region, where, "test_names.strip")
@@ -196,7 +197,8 @@ def _solo_build(raw: Any, where: str) -> SoloBuild | None:
         return None
     if not isinstance(raw, dict) or not {"command", "undefined"} <= raw.keys():
         raise ConfigError(f"{where}: solo_build needs 'command' and 'undefined' (a regex capturing the missing name)")
-    return SoloBuild(" ".join(str(raw["command"]).split()), _regex(str(raw["undefined"]), where, "solo_build.undefined"))
+    return SoloBuild(" ".join(str(raw["command"]).split()),
+                     _regex(str(raw["undefined"]), where, "solo_build.undefined"))
 
 
 def _canary(raw: Any, where: str) -> CanaryRule | None:
@@ -214,7 +216,8 @@ def _canary(raw: Any, where: str) -> CanaryRule | None:
         names = "LOCALCODE_CANARY_PASS and LOCALCODE_CANARY_FAIL" if runtime else "{pass} and {fail}"
         raise ConfigError(f"{where}: the canary template needs tests named {names} (one must pass, one must fail)")
     captures = {str(k): _regex(str(v), where, "canary.captures") for k, v in (raw.get("captures") or {}).items()}
-    return CanaryRule(place=place, template=str(raw["template"]), pattern=_regex(raw.get("pattern", ""), where, "canary.pattern"),
+    return CanaryRule(place=place, template=str(raw["template"]),
+                      pattern=_regex(raw.get("pattern", ""), where, "canary.pattern"),
                       path=raw.get("path", ""), captures=captures, runtime=runtime,
                       scaffold=_regex(raw.get("scaffold", ""), where, "canary.scaffold"))
 

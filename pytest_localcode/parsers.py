@@ -133,7 +133,8 @@ def jest_json(path: Path, output: str) -> Report | None:
             status = case.get("status")
             skipped = status in ("pending", "skipped", "todo", "disabled")
             kind = "skipped" if skipped else "passed" if status == "passed" else "failed"
-            name = JEST_SEPARATOR.join([*(str(t) for t in case.get("ancestorTitles") or []), str(case.get("title", "?"))])
+            name = JEST_SEPARATOR.join([*(str(t) for t in case.get("ancestorTitles") or []),
+                                        str(case.get("title", "?"))])
             report.add(name, kind, "\n".join(str(m) for m in case.get("failureMessages") or []))
     return report
 
@@ -171,7 +172,8 @@ def go_json(path: Path, output: str) -> Report | None:
     if not events:
         return None if not text.strip() else Report(problem=f"{path.name} holds no go test -json events")
     if bad:
-        report.problem = f"{path.name}: {bad} line(s) are not go test -json events (truncated or written by something else)"
+        report.problem = (f"{path.name}: {bad} line(s) are not go test -json events "
+                          "(truncated or written by something else)")
     return report
 
 
@@ -211,7 +213,8 @@ def _catch_message(case: ET.Element) -> str:
     parts = []
     for node in case.iter():
         if node.tag in ("Expression",) and node.get("success") == "false":
-            parts.append(" ".join((child.text or "").strip() for child in node if child.tag in ("Original", "Expanded")))
+            parts.append(" ".join((child.text or "").strip() for child in node
+                                  if child.tag in ("Original", "Expanded")))
         elif node.tag in ("Exception", "FatalErrorCondition", "Failure"):
             parts.append((node.text or "").strip())
     return "\n".join(parts)
@@ -239,7 +242,8 @@ def catch_xml(path: Path, output: str) -> Report | None:
 
 
 def _unescape(text: str) -> str:
-    return text.replace("&quot;", '"').replace("&apos;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return (text.replace("&quot;", '"').replace("&apos;", "'").replace("&lt;", "<").replace("&gt;", ">")
+            .replace("&amp;", "&"))
 
 
 PARSERS: dict[str, Callable[[Path, str], Report | None]] = {

@@ -78,7 +78,8 @@ def _canary_findings(report: Report, canaries: Canaries, ran_own: int, crashed: 
     for ident in canaries.must_pass:
         case = found[ident][0] if ident in found else None
         if case is not None and case.status != "passed":
-            findings.append(f"harness canary {case.name!r}, which must pass, {case.status}: the test framework was tampered with")
+            findings.append(f"harness canary {case.name!r}, which must pass, {case.status}: "
+                            "the test framework was tampered with")
     for ident in canaries.must_fail:
         case = found[ident][0] if ident in found else None
         if case is None:
@@ -111,11 +112,13 @@ def classify(report: Report | None, defined: list[str], canaries: Canaries | Non
             return Verdict("fail", "killed: out of memory")
         if facts.exit_code != 0:
             return Verdict("build_error", f"build failed or no test report (exit {facts.exit_code})")
-        return _forged(["the test command exited 0 without writing its report: the test run was cut short by the solution"],
+        return _forged(["the test command exited 0 without writing its report: "
+                        "the test run was cut short by the solution"],
                        Verdict("fail", ""))
 
     expected = Counter(defined)
-    own = [c for c in report.cases if canaries is None or (canaries.id_of(c.name) is None and not canaries.is_scaffold(c.name))]
+    own = [c for c in report.cases
+           if canaries is None or (canaries.id_of(c.name) is None and not canaries.is_scaffold(c.name))]
     reported = Counter(c.name for c in own)
     counts = TestCounts()
     ran: Counter[str] = Counter()

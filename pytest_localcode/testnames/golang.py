@@ -229,7 +229,9 @@ class Package:
         i = 0
         while i < len(toks):
             t = toks[i]
-            if t.kind == "ident" and t.text in ("var", "const") and (i == 0 or f.breaks[i] or toks[i - 1].text in (";", "}")):
+            if t.kind == "ident" and t.text in ("var", "const") and (
+                i == 0 or f.breaks[i] or toks[i - 1].text in (";", "}")
+            ):
                 i = self._var_decl(f, i + 1, t.text == "var")
             elif t.kind == "ident" and t.text == "type":
                 i = self._type_decl(f, i + 1)
@@ -447,7 +449,8 @@ class Package:
         elif name in self.vars:
             value = self.vars[name]
         else:
-            raise f.fail(i, f"cannot tell what {name!r} is (not a literal, a loop variable or a variable of the test files)")
+            raise f.fail(i, f"cannot tell what {name!r} is "
+                            "(not a literal, a loop variable or a variable of the test files)")
         if isinstance(value, Lazy):
             value, _ = Evaluator(self, value.file, {}).expr(value.start, hint=value.declared)
             if name in self.vars:
@@ -561,7 +564,9 @@ class Evaluator:
         if name == "append" and nxt is not None and nxt.text == "(":
             args, j, spread = self.arguments(i + 1, with_spread=True)
             return self.postfix(_append(args, spread), j)
-        if name in ("len", "cap", "make", "new", "string", "int", "rune", "byte") and nxt is not None and nxt.text == "(":
+        if name in ("len", "cap", "make", "new", "string", "int", "rune", "byte") and (
+            nxt is not None and nxt.text == "("
+        ):
             args, j = self.arguments(i + 1)
             if name == "len" and args and isinstance(args[0], (str, list)):
                 return self.postfix(len(args[0]), j)
@@ -578,7 +583,8 @@ class Evaluator:
             return self.composite(j, typ)
         if j < len(f.tokens) and f.tokens[j].text == "(":
             args, k = self.arguments(j)
-            return self.postfix(args[0] if len(args) == 1 and not isinstance(args[0], (list, dict, Struct)) else OPAQUE, k)
+            single = len(args) == 1 and not isinstance(args[0], (list, dict, Struct))
+            return self.postfix(args[0] if single else OPAQUE, k)
         return self.postfix(OPAQUE, j)
 
     def arguments(self, i: int, with_spread: bool = False) -> Any:
@@ -614,7 +620,8 @@ class Evaluator:
                 name = f.tokens[i + 1].text
                 if isinstance(value, Struct):
                     if name not in value.fields:
-                        raise f.fail(i, f"the table entry has no field {name!r} here (fields: {', '.join(value.fields)})")
+                        raise f.fail(i, f"the table entry has no field {name!r} here "
+                                        f"(fields: {', '.join(value.fields)})")
                     value = value.fields[name]
                 else:
                     value = OPAQUE
@@ -682,7 +689,7 @@ class Evaluator:
                 fields[str(key)] = value
             return self.postfix(Struct(fields), end + 1)
         if kind == "map":
-            return self.postfix({key: value for key, value in items}, end + 1)
+            return self.postfix(dict(items), end + 1)
         if kind == "slice":
             return self.postfix([value for _, value in items], end + 1)
         return self.postfix(OPAQUE, end + 1)
@@ -727,7 +734,9 @@ def library_call(call: str, args: list[Any]) -> Any:
                 text = str(arg)
             width = re.match(r"[-+# 0]*(\d*)", flags)
             pad = int(width.group(1)) if width and width.group(1) else 0
-            return text.rjust(pad, "0" if "0" in flags and "-" not in flags else " ") if "-" not in flags else text.ljust(pad)
+            if "-" in flags:
+                return text.ljust(pad)
+            return text.rjust(pad, "0" if "0" in flags else " ")
 
         try:
             return VERB.sub(one, fmt)
@@ -767,7 +776,9 @@ class Body:
                 exp_end = self.pkg._expression_end(f, i + 2, end)
                 env[t.text] = Lazy(f, i + 2, exp_end)
                 i = exp_end
-            elif t.kind == "ident" and t.text == "var" and self.statement_start(i, start) and toks[i + 1].kind == "ident":
+            elif t.kind == "ident" and t.text == "var" and (
+                self.statement_start(i, start) and toks[i + 1].kind == "ident"
+            ):
                 name, j = toks[i + 1].text, i + 2
                 declared = None
                 if toks[j].text not in ("=", ",") and not f.breaks[j]:
@@ -779,10 +790,12 @@ class Body:
                 else:
                     env[name] = OPAQUE
                     i = j
-            elif t.kind == "ident" and t.text in self.testers and [x.text for x in toks[i + 1 : i + 4]] == [".", "Run", "("]:
+            elif t.kind == "ident" and t.text in self.testers and (
+                [x.text for x in toks[i + 1 : i + 4]] == [".", "Run", "("]
+            ):
                 i = self._run(i + 3, env)
-            elif t.kind == "ident" and t.text in self.pkg.runners and toks[i + 1].text == "(" and t.text not in env and (
-                i == start or toks[i - 1].text != "."
+            elif t.kind == "ident" and t.text in self.pkg.runners and toks[i + 1].text == "(" and (
+                t.text not in env and (i == start or toks[i - 1].text != ".")
             ):
                 i = self._helper(i, env)
             else:
@@ -808,7 +821,7 @@ class Body:
         raise self.f.fail(i, "cannot find the loop's body")
 
     def _for(self, i: int, env: dict[str, Any]) -> int:
-        f, toks = self.f, self.f.tokens
+        toks = self.f.tokens
         open_ = self._loop_body(i + 1)
         close = matching(toks, open_)
         if not any(toks[k].text in self.pkg.runners | {"Run"} and toks[k + 1].text == "(" for k in range(open_, close)):
@@ -846,7 +859,8 @@ class Body:
 
     def _counting(self, i: int, header: list[Token], env: dict[str, Any]) -> list[dict[str, Any]]:
         """``for v := A; v <op> B; v++`` with bounds the reader can evaluate."""
-        m = re.fullmatch(r"(\w+) := (-?\w+) ; (\w+) (<=|<|>=|>) (-?\w+) ; (\w+) (\+\+|--)", " ".join(t.text for t in header))
+        m = re.fullmatch(r"(\w+) := (-?\w+) ; (\w+) (<=|<|>=|>) (-?\w+) ; (\w+) (\+\+|--)",
+                         " ".join(t.text for t in header))
         if not m or not (m.group(1) == m.group(3) == m.group(6)):
             raise self.f.fail(i, "subtests run in a loop the reader cannot count")
 
@@ -860,7 +874,8 @@ class Body:
 
         v, op, bound = number(m.group(2)), m.group(4), number(m.group(5))
         step = 1 if m.group(7) == "++" else -1
-        within = {"<=": lambda x: x <= bound, "<": lambda x: x < bound, ">=": lambda x: x >= bound, ">": lambda x: x > bound}[op]
+        within = {"<=": lambda x: x <= bound, "<": lambda x: x < bound,
+                  ">=": lambda x: x >= bound, ">": lambda x: x > bound}[op]
         values: list[int] = []
         while within(v) and len(values) < MAX_SUBTESTS:
             values.append(v)
@@ -885,7 +900,8 @@ class Body:
         """Each argument of the call at ``paren`` as a bare name ("" when it is not one)."""
         toks = self.f.tokens
         end = matching(toks, paren)
-        names, current = [], []
+        names: list[str] = []
+        current: list[Token] = []
         k = paren + 1
         while k < end:
             if toks[k].text == ",":
@@ -937,7 +953,8 @@ def read_package(files: dict[str, str], tags: frozenset[str] = frozenset()) -> l
     followed: set[tuple[str, int]] = set()
     for fn in pkg.funcs:
         toks = fn.file.tokens
-        calls |= {(fn.file.path, k) for k in range(fn.start, fn.end) if toks[k].text == "Run" and toks[k - 1].text == "."}
+        calls |= {(fn.file.path, k) for k in range(fn.start, fn.end)
+                  if toks[k].text == "Run" and toks[k - 1].text == "."}
         if TEST_FUNC.fullmatch(fn.name) and fn.tester:
             found.append(fn.name)
             Body(pkg, fn.file, namer, fn.name, {fn.tester}, found.append, followed).block(fn.start + 1, fn.end, {})

@@ -114,7 +114,9 @@ def javascript_names(files: dict[str, str], options: dict[str, Any]) -> list[str
             while blocks and i > blocks[-1][1]:
                 blocks.pop()
             tok = tokens[i]
-            if tok.kind != "ident" or tok.text not in JEST_BLOCKS | JEST_TESTS or (i and tokens[i - 1].text in (".", "?.")):
+            if tok.kind != "ident" or tok.text not in JEST_BLOCKS | JEST_TESTS or (
+                i and tokens[i - 1].text in (".", "?.")
+            ):
                 i += 1
                 continue
             j = i + 1
@@ -126,8 +128,11 @@ def javascript_names(files: dict[str, str], options: dict[str, Any]) -> list[str
                 i += 1
                 continue
             if "each" in modifiers:
-                raise NamesError(f"{path}:{tok.line}: {tok.text}.each builds titles at run time: the reader cannot name them")
-            if [t.text for t in tokens[j + 1 : j + 4]] == ["process", ".", "env"] and tokens[j + 5].text.startswith(CANARY_ENV):
+                raise NamesError(f"{path}:{tok.line}: {tok.text}.each builds titles at run time: "
+                                 "the reader cannot name them")
+            if [t.text for t in tokens[j + 1 : j + 4]] == ["process", ".", "env"] and (
+                tokens[j + 5].text.startswith(CANARY_ENV)
+            ):
                 i = j + 1  # a harness canary, named at run time: not one of the exercise's tests
                 continue
             title, _ = _literal_title(tokens, j + 1, path)
@@ -174,7 +179,8 @@ def java_names(files: dict[str, str], options: dict[str, Any]) -> list[str]:
             if tok.text == "@" and tokens[i + 1].kind == "ident" and tokens[i + 1].text != "interface":
                 annotation = tokens[i + 1].text
                 if annotation in UNNAMEABLE_JAVA:
-                    raise NamesError(f"{path}:{tok.line}: @{annotation} names its tests at run time: the reader cannot name them")
+                    raise NamesError(f"{path}:{tok.line}: @{annotation} names its tests at run time: "
+                                     "the reader cannot name them")
                 if annotation == "Test" and classes:
                     method = _annotated_method(tokens, i, path)
                     names.append(f"{package}{'$'.join(c[0] for c in classes)}.{method}")
@@ -185,7 +191,9 @@ def java_names(files: dict[str, str], options: dict[str, Any]) -> list[str]:
 def _type_declaration(tokens: list[Token], i: int) -> bool:
     """``class X``, ``interface X``, ``enum X``, ``record X(`` (not ``Foo.class``, not a variable named record)."""
     tok = tokens[i]
-    if tok.kind != "ident" or tok.text not in ("class", "interface", "enum", "record") or (i and tokens[i - 1].text == "."):
+    if tok.kind != "ident" or tok.text not in ("class", "interface", "enum", "record") or (
+        i and tokens[i - 1].text == "."
+    ):
         return False
     if i + 2 >= len(tokens) or tokens[i + 1].kind != "ident":
         return False
@@ -233,11 +241,12 @@ def catch_names(files: dict[str, str], options: dict[str, Any]) -> list[str]:
                         j += 1
                     j += 1
                 parts = []
-                while tokens[j].kind == "string" and tokens[j].value is not None:
-                    parts.append(tokens[j].value)
+                while tokens[j].kind == "string" and (value := tokens[j].value) is not None:
+                    parts.append(value)
                     j += 1
                 if not parts:
-                    raise NamesError(f"{path}:{tok.line}: a {tok.text} without a literal name: the reader cannot name it")
+                    raise NamesError(f"{path}:{tok.line}: a {tok.text} without a literal name: "
+                                     "the reader cannot name it")
                 name = "".join(parts)
                 names.append(f"Scenario: {name}" if tok.text == "SCENARIO" else name)
     return names

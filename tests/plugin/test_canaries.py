@@ -79,5 +79,6 @@ def test_the_model_never_reads_the_canaries() -> None:
     )
     scrubbed = scrub(output, ["ab12", "cd34", "80779853376", "80779853377"])
     assert "ab12" not in scrubbed and "8077985337" not in scrubbed
-    assert "ProverbTest.test_one" in scrubbed and "TypeError" in scrubbed and "FAILED proverb_test.py::ProverbTest::test_one" in scrubbed
+    assert "ProverbTest.test_one" in scrubbed and "TypeError" in scrubbed
+    assert "FAILED proverb_test.py::ProverbTest::test_one" in scrubbed
     assert scrubbed.endswith("2 failed in 0.1s\n")

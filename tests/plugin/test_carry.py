@@ -12,7 +12,7 @@ from pytest_localcode.languages import load_language
 from pytest_localcode.workspace import create_grading_copy, create_workspace, layout
 
 
-def workspace(polyglot: Path, tmp_path: Path, language: str, slug: str):  # noqa: ANN201
+def workspace(polyglot: Path, tmp_path: Path, language: str, slug: str):
     ex = load_exercise(polyglot / language / "exercises" / "practice" / slug, language)
     conf = load_language(language)
     ws = tmp_path / "ws"
@@ -20,7 +20,7 @@ def workspace(polyglot: Path, tmp_path: Path, language: str, slug: str):  # noqa
     return ex, conf, ws
 
 
-def plan(ex, conf, ws):  # noqa: ANN001, ANN201
+def plan(ex, conf, ws):
     return plan_carry(ex, conf, ws, layout(ex, conf).protected)
 
 
@@ -72,9 +72,11 @@ def test_javascript_configuration_files_are_tampering(polyglot: Path, tmp_path: 
     ("cpp", "space-age", "space_age.h", '#pragma once\n#include "test/catch.hpp"\n', True),
     ("cpp", "space-age", "space_age.h", "#pragma once\n#undef REQUIRE\n#define REQUIRE(...) (void)0\n", True),
     ("cpp", "space-age", "space_age.h", "#pragma once\n#define REQUIRED_AGE 3\n", False),
-    ("go", "bowling", "bowling.go", "package bowling\n\nimport _ \"unsafe\"\n\n//go:linkname x testing.x\nvar x int\n", True),
+    ("go", "bowling", "bowling.go",
+     "package bowling\n\nimport _ \"unsafe\"\n\n//go:linkname x testing.x\nvar x int\n", True),
     ("rust", "bowling", "src/lib.rs", "#[macro_export]\nmacro_rules! assert_eq { ($($t:tt)*) => {} }\n", True),
-    ("rust", "bowling", "src/lib.rs", "#[used]\n#[link_section = \".init_array\"]\nstatic INIT: fn() = f;\nfn f() {}\n", True),
+    ("rust", "bowling", "src/lib.rs",
+     "#[used]\n#[link_section = \".init_array\"]\nstatic INIT: fn() = f;\nfn f() {}\n", True),
     ("rust", "bowling", "src/lib.rs", "pub fn assert_valid() {}\n", False),
     ("rust", "bowling", "src/lib.rs", "pub fn Some<T>(_: T) -> Anything { Anything }\n", True),
     ("rust", "bowling", "src/lib.rs", "pub type Result<T> = std::result::Result<T, Error>;\n", False),
@@ -84,7 +86,8 @@ def test_javascript_configuration_files_are_tampering(polyglot: Path, tmp_path: 
     ("python", "wordy", "wordy.py", "import re\n\ndef answer(q):\n    return int(re.sub('x', '', q))\n", False),
     ("javascript", "pig-latin", "pig-latin.js", "expect.extend({});\nexport const translate = (w) => w;\n", True),
     ("javascript", "pig-latin", "pig-latin.js", "Object.is = () => true;\n", True),
-    ("javascript", "pig-latin", "pig-latin.js", "String.prototype.pig = function () { return this; };\nconst same = a === b;\n", False),
+    ("javascript", "pig-latin", "pig-latin.js",
+     "String.prototype.pig = function () { return this; };\nconst same = a === b;\n", False),
     ("go", "bowling", "bowling.go", "package bowling\n\nimport (\n\t\"os\"\n)\n\nfunc init() { os.Exit(0) }\n", True),
     ("java", "bowling", "src/main/java/BowlingGame.java", "class BowlingGame { static { System.exit(0); } }\n", True),
     ("cpp", "space-age", "space_age.cpp", "#include <unistd.h>\nstruct F { F() { _exit(0); } } f;\n", True),
@@ -132,7 +135,8 @@ def test_rust_manifest_keeps_the_pristine_one_with_the_agents_dependencies(polyg
     copy = create_grading_copy(ex, conf, ws, tmp_path / "grade")
     merged = (tmp_path / "grade" / "Cargo.toml").read_text()
     assert merged.startswith(pristine.split("[dependencies]")[0].rstrip())
-    assert 'itertools = "0.5"' in merged and 'rand = { version = "0.3.12"' in merged and 'regex = { version = "0.2" }' in merged
+    assert 'itertools = "0.5"' in merged and 'rand = { version = "0.3.12"' in merged
+    assert 'regex = { version = "0.2" }' in merged
     for absent in ("autotests", "build =", "[[test]]", "harness", "local", "opt-level"):
         assert absent not in merged, absent
     assert set(copy.carry.tampering) == {

@@ -33,7 +33,7 @@ def report(own: dict[str, str], canaries: str = "honest", **kw: object) -> Repor
 ALL_PASS = dict.fromkeys(DEFINED, "passed")
 
 
-def verdict(r: Report | None, exit_code: int = 1, canaries: Canaries | None = CANARIES, **facts: object):  # noqa: ANN201
+def verdict(r: Report | None, exit_code: int = 1, canaries: Canaries | None = CANARIES, **facts: object):
     return classify(r, DEFINED, canaries, Facts(exit_code=exit_code, **facts))  # type: ignore[arg-type]
 
 
@@ -162,4 +162,5 @@ def test_without_canaries_the_exit_status_counts() -> None:
 
 def test_malformed_report_is_a_fail_with_the_problem() -> None:
     v = verdict(Report(problem="junit.xml is not well-formed XML (line 1, column 4)"), exit_code=1)
-    assert v.outcome == "fail" and v.reason == "test report unreadable: junit.xml is not well-formed XML (line 1, column 4)"
+    assert v.outcome == "fail"
+    assert v.reason == "test report unreadable: junit.xml is not well-formed XML (line 1, column 4)"

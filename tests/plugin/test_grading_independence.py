@@ -80,7 +80,7 @@ def grader() -> Grader:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("language", "slug", "tamper", "forged"), CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES])
-def test_tampering_gains_nothing(polyglot: Path, tmp_path: Path, grader: Grader, language: str, slug: str, tamper,  # noqa: ANN001
+def test_tampering_gains_nothing(polyglot: Path, tmp_path: Path, grader: Grader, language: str, slug: str, tamper,
                                  forged: bool) -> None:
     ex = load_exercise(polyglot / language / "exercises" / "practice" / slug, language)
     conf = load_language(language)

@@ -190,7 +190,8 @@ def test_each_trick_is_named_in_the_evidence(forged_run: Run) -> None:
         checks = files[name]["localcode"]["forgery"]["checks"]
         assert any(expected in check for check in checks), (name, checks)
     for name in EVASIVE:  # the run's own checks caught them, not a pattern in their files
-        assert not any(": " in c and c.split(": ")[0] in FORGERIES[name].files for c in files[name]["localcode"]["forgery"]["checks"]), name
+        checks = files[name]["localcode"]["forgery"]["checks"]
+        assert not any(": " in c and c.split(": ")[0] in FORGERIES[name].files for c in checks), name
 
 
 @pytest.mark.slow
@@ -240,7 +241,8 @@ def test_refactoring_is_judged_on_the_graded_solution(polyglot: Path, tmp_path: 
     run = run_benchmark(polyglot, RefactorModel(polyglot), tmp_path / "run", ["go/ledger"], "--tries=4")
     data = aider_files(tmp_path / "run")["go/ledger"]
     tries = data["localcode"]["tries"]
-    assert [t["outcome"] for t in tries] == ["fail", "build_error", "fail", "pass"], [t["tests"].get("reason") for t in tries]
+    outcomes = [t["outcome"] for t in tries]
+    assert outcomes == ["fail", "build_error", "fail", "pass"], [t["tests"].get("reason") for t in tries]
     assert "solution unchanged" in tries[0]["tests"]["reason"]  # whitespace and a comment are no change
     assert "solution unchanged" in tries[2]["tests"]["reason"]  # nor is moving the stub into another file
     assert data["tests_outcomes"] == [False, False, False, True]

@@ -15,7 +15,7 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
     return path
 
 
-def statuses(report) -> dict[str, str]:  # noqa: ANN001
+def statuses(report) -> dict[str, str]:
     return {c.name: c.status for c in report.cases}
 
 
@@ -80,7 +80,8 @@ def test_jest_names_join_describe_titles(tmp_path: Path) -> None:
     cases = [
         {"ancestorTitles": ["Space Age"], "title": "age on Earth", "status": "passed", "failureMessages": []},
         {"ancestorTitles": ["Space Age", "inner"], "title": "age on Mars", "status": "failed",
-         "failureMessages": ["Error: expect(received).toBe(expected)\n\nExpected: 5\nReceived: \x1b[31m80779853376\x1b[39m"]},
+         "failureMessages": ["Error: expect(received).toBe(expected)\n\n"
+                             "Expected: 5\nReceived: \x1b[31m80779853376\x1b[39m"]},
         {"ancestorTitles": [], "title": "todo one", "status": "todo", "failureMessages": []},
     ]
     report = jest_json(write(tmp_path, "jest.json", jest_report(cases)), "")
@@ -108,7 +109,8 @@ GO_EVENTS = [
     {"Action": "start", "Package": "alphametics"},
     {"Action": "run", "Test": "TestSolve"},
     {"Action": "run", "Test": "TestSolve/puzzle_with_three_letters"},
-    {"Action": "output", "Test": "TestSolve/puzzle_with_three_letters", "Output": "    alphametics_test.go:18: got 80779853376\n"},
+    {"Action": "output", "Test": "TestSolve/puzzle_with_three_letters",
+     "Output": "    alphametics_test.go:18: got 80779853376\n"},
     {"Action": "fail", "Test": "TestSolve/puzzle_with_three_letters"},
     {"Action": "pass", "Test": "TestSolve/leading_zero"},
     {"Action": "skip", "Test": "TestSolve/skipped_one"},

@@ -41,8 +41,10 @@ def test_second_try_prompt_carries_the_first_try_failures(pytester: pytest.Pytes
         assert "# Exercise:" in first
         words = " ".join(second.replace("›", " ").split())  # jest prints "Suite › case"
         for name in failed:
-            leaf = " ".join(name.split(".")[-1].replace("›", " ").split())  # python: module.Class.test_name; jest: a › b
+            # python: module.Class.test_name; jest: a › b
+            leaf = " ".join(name.split(".")[-1].replace("›", " ").split())
             assert leaf in words, f"{key}: try 2 prompt lacks the failure {name!r}"
         assert str(run_dir) not in second  # paths are cleaned out of the test output
-        assert "LocalcodeCanary" not in second and "localcode " not in second  # the harness canaries are not the model's
+        # the harness canaries are not the model's
+        assert "LocalcodeCanary" not in second and "localcode " not in second
         assert len(second) < 20000

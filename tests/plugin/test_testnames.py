@@ -112,7 +112,8 @@ func BenchmarkX(b *testing.B) {}
 def test_go_tables_loops_helpers_and_go_naming(tmp_path: Path) -> None:
     found = names("go", tmp_path, {"demo_test.go": GO_TABLE})
     assert found == [
-        "TestTable", "TestTable/first_case", "TestTable/second_case\\x01", "TestTable/first_case#01", "TestTable/appended",
+        "TestTable", "TestTable/first_case", "TestTable/second_case\\x01", "TestTable/first_case#01",
+        "TestTable/appended",
         "TestLoops", "TestLoops/verse_1", "TestLoops/verse_2",
         "TestLoops/b", "TestLoops/b/inner", "TestLoops/a", "TestLoops/a/inner",
         "TestHelper", "TestHelper/extra_via_helper",
@@ -129,14 +130,16 @@ def test_go_naming_rules() -> None:
 def test_go_build_tags(tmp_path: Path) -> None:
     files = {"a_test.go": "package demo\nimport \"testing\"\nfunc TestA(t *testing.T) {}\n",
              "b_test.go": "//go:build bonus\n\npackage demo\nimport \"testing\"\nfunc TestBonus(t *testing.T) {}\n",
-             "c_test.go": "//go:build step1 || (!step2 && !bonus)\n\npackage demo\nimport \"testing\"\nfunc TestC(t *testing.T) {}\n"}
+             "c_test.go": "//go:build step1 || (!step2 && !bonus)\n\n"
+                          "package demo\nimport \"testing\"\nfunc TestC(t *testing.T) {}\n"}
     assert names("go", tmp_path, files, build_tags=["bonus"]) == ["TestA", "TestBonus"]
-    assert read_package({k: v for k, v in files.items()}) == ["TestA", "TestC"]
+    assert read_package(dict(files)) == ["TestA", "TestC"]
 
 
 @pytest.mark.parametrize(("body", "message"), [
     ("t.Run(makeName(), func(t *testing.T) {})", "a subtest's name is not a value the reader can evaluate"),
-    ("for _, c := range loadCases() {\n\t\tt.Run(c, func(t *testing.T) {})\n\t}", "a loop over something the reader cannot enumerate"),
+    ("for _, c := range loadCases() {\n\t\tt.Run(c, func(t *testing.T) {})\n\t}",
+     "a loop over something the reader cannot enumerate"),
     ("for i := 0; i < n; i++ {\n\t\tt.Run(\"x\", func(t *testing.T) {})\n\t}", "cannot tell what 'n' is"),
 ])
 def test_go_names_it_cannot_know_are_errors(tmp_path: Path, body: str, message: str) -> None:
