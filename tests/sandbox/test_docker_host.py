@@ -30,7 +30,7 @@ def second_engine(docker_engine: Any, tmp_path_factory: pytest.TempPathFactory) 
     """``unix://…`` of a second engine holding the sandbox image."""
     import docker
 
-    from pytest_localcode.sandbox.docker_image import image_tag
+    from pytest_localcode.sandbox.docker import image_tag
 
     if os.geteuid() != 0 or not shutil.which("dockerd") or not shutil.which("docker"):
         pytest.skip("a second engine needs root, dockerd and the docker CLI")
