@@ -158,12 +158,10 @@ class Agent:
     ``on_delta(kind, text)`` streamed text. ``chat_template`` is the server's template (the
     harness reads it once per run; None: asked from ``/props`` when the config does not name its
     tool-call syntax); with the model's name it decides the run's syntax (:func:`resolve_syntax`).
-    The constructor raises :class:`ConfigError` for a config whose prompt, few-shot file or tool
-    list is unusable.
-    ``on_delta(kind, text)`` streamed text. ``slot``: the llama-server slot every request of this
-    agent goes to (``id_slot``), so each turn finds the previous turns in that slot's prompt cache;
-    None lets the server choose. The constructor raises :class:`ConfigError` for a config whose
-    prompt, few-shot file or tool list is unusable.
+    ``slot``: the llama-server slot every request of this agent goes to (``id_slot``), so each
+    turn finds the previous turns in that slot's prompt cache; None lets the server choose. The
+    constructor raises :class:`ConfigError` for a config whose prompt, few-shot file or tool list
+    is unusable.
     """
 
     def __init__(
