@@ -162,3 +162,37 @@ def test_managed_server_restart_is_flagged(tmp_path: Path, polyglot: Path) -> No
     restarts = [e for e in events if e["kind"] == "restart"]
     assert len(restarts) == 1 and victim in restarts[0]["exercises"], events
     assert "WARNING: server 0 restarted" in proc.stdout
+
+
+
+def fast_start() -> list[dict[str, Any]]:
+    """One worker alone for two minutes, then two sharing the server at less than half the speed each
+    (as on a 2-core machine): whether that is a slowdown depends on the baseline, which therefore
+    must be the same for the live warning and the report."""
+    return [resp(1000.0 + 20 * n, f"python/ex{n // 4}", 80.0 if n < 6 else 35.0) for n in range(40)]
+
+
+def slow_halfway(factor: float, jitter: float) -> list[dict[str, Any]]:
+    records = steady_then_slow(factor, seed=4, jitter=jitter)
+    return [{**r, "t": r["t"] + 7.5} for r in records] + [resp(1200.0 + 3 * n, "python/ex9", 80.0 / factor)
+                                                          for n in range(30)]
+
+
+@pytest.mark.parametrize("records", [slow_halfway(5.0, 0.0), slow_halfway(5.0, 0.3), slow_halfway(1.0, 0.35),
+                                     slow_halfway(2.2, 0.1), fast_start()],
+                         ids=["5x", "5x-jitter", "steady-jitter", "2.2x", "fast-start"])
+def test_a_warning_during_the_run_is_an_event_of_the_report(records: list[dict[str, Any]]) -> None:
+    """The live view analyses the records seen so far, the report all of them: every event found on a
+    prefix is found, with the same start, on the whole run (the baseline is fixed before any check)."""
+    final = {(e["kind"], e["server"], e["start"]) for e in health.analyse(records)["events"]}
+    for end in range(1, len(records) + 1):
+        live = {(e["kind"], e["server"], e["start"]) for e in health.analyse(records[:end])["events"]}
+        assert live <= final, (end, live, final)
+
+
+def test_an_earlier_start_would_warn_of_what_the_report_does_not_show() -> None:
+    """Why the live view takes the report's start: from the session's start (before the preflight), the
+    baseline of the first minutes is the lone worker's speed, and sharing the server reads as a slowdown."""
+    records = fast_start()
+    assert health.analyse(records)["events"] == []
+    assert [e["kind"] for e in health.analyse(records, start=records[0]["t"] - 150)["events"]] == ["slowdown"]
