@@ -44,15 +44,9 @@ class Canaries:
     def is_scaffold(self, name: str) -> bool:
         return bool(self.scaffold) and re.fullmatch(self.scaffold, name) is not None
 
-
-ROLE = re.compile(r"\{((?:pass|fail)\d*)\}")
-RUNTIME_ROLE = re.compile(r"LOCALCODE_CANARY_((?:PASS|FAIL)\d*)\b")
-
-
-def roles(rule: CanaryRule) -> list[str]:
-    """The template's tests: pass, fail, pass2… (placeholders, or environment variables at run time)."""
-    found = RUNTIME_ROLE.findall(rule.template) if rule.runtime else ROLE.findall(rule.template)
-    return sorted({r.lower() for r in found})
+    def is_harness(self, name: str) -> bool:
+        """A reported or read name that is a canary or its scaffolding, not one of the exercise's tests."""
+        return self.id_of(name) is not None or self.is_scaffold(name)
 
 
 def plant(rule: CanaryRule, root: Path, name_files: list[str]) -> Canaries:
@@ -75,7 +69,7 @@ def plant(rule: CanaryRule, root: Path, name_files: list[str]) -> Canaries:
     def code(token: str) -> str:
         planted.markers.append(token)
         values = {**captures, **({} if rule.runtime else numbers), "token": token}
-        for role in roles(rule):
+        for role in rule.roles:
             ident = secrets.token_hex(4)
             (planted.must_fail if role.startswith("fail") else planted.must_pass).append(ident)
             planted.markers.append(ident)
@@ -112,7 +106,7 @@ def plant(rule: CanaryRule, root: Path, name_files: list[str]) -> Canaries:
 
 def own_names(names: list[str], canaries: Canaries) -> list[str]:
     """The exercise's own test names among those read after planting (without the canaries)."""
-    return [n for n in names if canaries.id_of(n) is None and not canaries.is_scaffold(n)]
+    return [n for n in names if not canaries.is_harness(n)]
 
 
 # Where one runner's report of a test starts in its console output (pytest, jest, go, libtest,

@@ -74,15 +74,15 @@ class TestRun:
 
 
 def test_run(verdict: Verdict, defined: int, workdir: str, output: str, duration: float,
-             carry: CarryPlan | None = None, **flags: Any) -> TestRun:
+             carry: CarryPlan, **flags: Any) -> TestRun:
     counts = verdict.counts
     suspicious: list[str] = []
-    if carry and verdict.outcome == "forged":  # the files the findings name, else every file the solution changed
+    if verdict.outcome == "forged":  # the files the findings name, else every file the solution changed
         suspicious = carry.suspicious_files or sorted({*carry.carried, *carry.deleted})
     return TestRun(outcome=verdict.outcome, defined=defined, executed=counts.executed, passed=counts.passed,
                    failed=counts.failed, skipped=counts.skipped, failed_names=counts.failed_names,
                    missing=verdict.missing, unexpected=verdict.unexpected, forgery=verdict.forgery,
-                   suspicious_files=suspicious, not_carried=(carry.ignored[:KEPT] if carry else []),
+                   suspicious_files=suspicious, not_carried=carry.ignored[:KEPT],
                    duration=duration, reason=verdict.reason, output=output, workdir=workdir, **flags)
 
 

@@ -91,6 +91,16 @@ class CanaryRule:
     runtime: bool = False  # names and numbers read from LOCALCODE_CANARY_* at run time (a constant text)
     scaffold: str = ""  # regex: report names of the canaries' scaffolding, not tests
 
+    @property
+    def roles(self) -> list[str]:
+        """The template's tests: pass, fail, pass2… (placeholders, or environment variables at run time)."""
+        found = (RUNTIME_CANARY_ROLE if self.runtime else CANARY_ROLE).findall(self.template)
+        return sorted({r.lower() for r in found})
+
+
+CANARY_ROLE = re.compile(r"\{((?:pass|fail)\d*)\}")
+RUNTIME_CANARY_ROLE = re.compile(r"LOCALCODE_CANARY_((?:PASS|FAIL)\d*)\b")
+
 
 @dataclass(frozen=True)
 class Mutants:
@@ -209,17 +219,15 @@ def _canary(raw: Any, where: str) -> CanaryRule | None:
         raise ConfigError(f"{where}: canary needs 'template' and 'place' (append, before or file)")
     if place == "before" and not raw.get("pattern") or place == "file" and not raw.get("path"):
         raise ConfigError(f"{where}: canary place '{place}' needs {'pattern' if place == 'before' else 'path'}")
-    runtime = bool(raw.get("runtime", False))
-    pattern = r"LOCALCODE_CANARY_((?:PASS|FAIL)\d*)\b" if runtime else r"\{((?:pass|fail)\d*)\}"
-    roles = {r.lower() for r in re.findall(pattern, str(raw["template"]))}
-    if not any(r.startswith("pass") for r in roles) or not any(r.startswith("fail") for r in roles):
-        names = "LOCALCODE_CANARY_PASS and LOCALCODE_CANARY_FAIL" if runtime else "{pass} and {fail}"
-        raise ConfigError(f"{where}: the canary template needs tests named {names} (one must pass, one must fail)")
     captures = {str(k): _regex(str(v), where, "canary.captures") for k, v in (raw.get("captures") or {}).items()}
-    return CanaryRule(place=place, template=str(raw["template"]),
+    rule = CanaryRule(place=place, template=str(raw["template"]),
                       pattern=_regex(raw.get("pattern", ""), where, "canary.pattern"),
-                      path=raw.get("path", ""), captures=captures, runtime=runtime,
+                      path=raw.get("path", ""), captures=captures, runtime=bool(raw.get("runtime", False)),
                       scaffold=_regex(raw.get("scaffold", ""), where, "canary.scaffold"))
+    if not any(r.startswith("pass") for r in rule.roles) or not any(r.startswith("fail") for r in rule.roles):
+        names = "LOCALCODE_CANARY_PASS and LOCALCODE_CANARY_FAIL" if rule.runtime else "{pass} and {fail}"
+        raise ConfigError(f"{where}: the canary template needs tests named {names} (one must pass, one must fail)")
+    return rule
 
 
 def _replace_rules(raw: list[dict[str, Any]], where: str) -> tuple[Replace, ...]:

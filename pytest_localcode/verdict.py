@@ -117,8 +117,7 @@ def classify(report: Report | None, defined: list[str], canaries: Canaries | Non
                        Verdict("fail", ""))
 
     expected = Counter(defined)
-    own = [c for c in report.cases
-           if canaries is None or (canaries.id_of(c.name) is None and not canaries.is_scaffold(c.name))]
+    own = [c for c in report.cases if canaries is None or not canaries.is_harness(c.name)]
     reported = Counter(c.name for c in own)
     counts = TestCounts()
     ran: Counter[str] = Counter()

@@ -27,9 +27,6 @@ class Layout:
     protected: frozenset[str]
     tests: tuple[str, ...]
 
-    def is_protected(self, relpath: str) -> bool:
-        return relpath in self.protected
-
 
 def layout(ex: Exercise, conf: LanguageConf) -> Layout:
     files = ex.files()

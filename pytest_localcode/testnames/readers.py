@@ -12,10 +12,10 @@ import ast
 import re
 from typing import Any
 
+from pytest_localcode.parsers import JEST_SEPARATOR
 from pytest_localcode.testnames.errors import NamesError
 from pytest_localcode.testnames.lexer import LexError, Token, matching, tokenize
 
-JEST_SEPARATOR = " › "  # between describe titles and the test title (jest's own separator)
 CANARY_ENV = "LOCALCODE_CANARY_"  # the environment from which run-time canaries take their names
 
 

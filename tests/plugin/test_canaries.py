@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_localcode.canaries import own_names, plant, roles, scrub
+from pytest_localcode.canaries import own_names, plant, scrub
 from pytest_localcode.exercises import load_exercise
 from pytest_localcode.grading import Grader
 from pytest_localcode.languages import LANGUAGES, load_language
@@ -33,14 +33,14 @@ def test_canaries_are_read_like_tests_and_change_every_run(polyglot: Path, tmp_p
         files = Grader._name_files(ex, conf, root)
         before = read_names(reader.reader, root, files, reader.options)
         canaries = plant(rule, root, files)
-        forms = len(roles(rule)) // 2  # one must-pass and one must-fail per assertion form
+        forms = len(rule.roles) // 2  # one must-pass and one must-fail per assertion form
         per_run = 1 if rule.runtime or rule.place == "file" else len(files)
         assert forms >= 1 and len(canaries.must_pass) == len(canaries.must_fail) == per_run * forms
         assert int(canaries.proof) > 10**10
         if rule.runtime:  # the same text every run; the names and numbers are in the environment
-            assert {f"LOCALCODE_CANARY_{r.upper()}" for r in roles(rule)} <= set(canaries.env)
+            assert {f"LOCALCODE_CANARY_{r.upper()}" for r in rule.roles} <= set(canaries.env)
             assert str(canaries.proof) == canaries.env["LOCALCODE_CANARY_PRODUCT"]
-            assert all(canaries.id_of(canaries.env[f"LOCALCODE_CANARY_{r.upper()}"]) for r in roles(rule))
+            assert all(canaries.id_of(canaries.env[f"LOCALCODE_CANARY_{r.upper()}"]) for r in rule.roles)
         else:
             after = read_names(reader.reader, root, Grader._name_files(ex, conf, root), reader.options)
             assert own_names(after, canaries) == before
