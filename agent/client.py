@@ -94,7 +94,7 @@ def is_context_overflow(body: str) -> bool:
     return any(marker in low for marker in _OVERFLOW_MARKERS)
 
 
-def _props(client: object) -> dict[str, Any]:
+def props_of(client: object) -> dict[str, Any]:
     """``/props`` (llama-server); ``{}`` when the client cannot ask (any ChatClient without
     ``server_props``) or the request fails."""
     props_fn = getattr(client, "server_props", None)
@@ -107,17 +107,18 @@ def _props(client: object) -> dict[str, Any]:
     return props if isinstance(props, dict) else {}
 
 
-def server_context(client: object) -> int | None:
-    """The server's per-slot context window from ``/props``, or None when it does not say."""
-    props = _props(client)
-    n_ctx = (props.get("default_generation_settings") or {}).get("n_ctx") or props.get("n_ctx")
-    return n_ctx if isinstance(n_ctx, int) and n_ctx > 0 else None
+def context_of(props: dict[str, Any]) -> int | None:
+    """The per-slot context window a ``/props`` document states, or None when it does not say."""
+    settings = props.get("default_generation_settings")
+    for n_ctx in (settings.get("n_ctx") if isinstance(settings, dict) else None, props.get("n_ctx")):
+        if isinstance(n_ctx, int) and not isinstance(n_ctx, bool) and n_ctx > 0:
+            return n_ctx
+    return None
 
 
-def server_chat_template(client: object) -> str | None:
-    """The chat template the server renders requests with tools through (``/props``: the GGUF's
-    tool-use template where it has one, else ``chat_template``), or None when it does not say."""
-    props = _props(client)
+def chat_template_of(props: dict[str, Any]) -> str | None:
+    """The chat template the server renders requests with tools through (the GGUF's tool-use
+    template where it has one, else ``chat_template``), or None when ``/props`` does not say."""
     for key in ("chat_template_tool_use", "chat_template"):
         if isinstance(props.get(key), str) and props[key]:
             return str(props[key])

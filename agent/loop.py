@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from agent import execute
-from agent.client import server_chat_template, server_context
+from agent.client import chat_template_of, context_of, props_of
 from agent.config import AgentConfig, ConfigError, declared_syntax, resolve_syntax
 from agent.context import ContextPlanner, Plan, StableWindow, size
 from agent.grammar import call_grammar
@@ -203,12 +203,14 @@ class Agent:
         self.examples = few_shot(cfg, self.schemas, self.resolve)
         self._system_message = {"role": "system", "content": self.system}  # one object: its encoding is cached
         self.grammar = self._grammar()
-        if chat_template is None and declared_syntax(cfg) is None:
-            chat_template = server_chat_template(client)
+        ask_template = chat_template is None and declared_syntax(cfg) is None
+        props = props_of(client) if ask_template or not context_window else {}  # one /props read at most
+        if ask_template:
+            chat_template = chat_template_of(props)
         self.syntax = resolve_syntax(cfg, chat_template, self.model)  # the family read first
         tools_chars = 0 if self.grammar else len(json.dumps(self.schemas))  # the template renders them
         fixed = size({"content": self.system}) + sum(size(m) for m in self.examples) + tools_chars
-        self.planner = ContextPlanner(cfg.max_tokens, fixed, context_window or server_context(client))
+        self.planner = ContextPlanner(cfg.max_tokens, fixed, context_window or context_of(props))
 
     def _grammar(self) -> str | None:
         """The GBNF forcing one call per reply (``call_grammar``), built once per agent."""

@@ -27,7 +27,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from agent.client import HttpChatClient, one_line
+from agent.client import HttpChatClient, chat_template_of, context_of, one_line
 from agent.grammar import call_grammar
 from agent.metrics import cached_of
 from agent.protocols import ChatError
@@ -78,13 +78,11 @@ def read_facts(client: HttpChatClient) -> ServerFacts:
     props = client.fetch_json("/props")
     if isinstance(props, dict):
         facts.props = "ok"
-        settings = props.get("default_generation_settings")
-        facts.n_ctx_slot = _int(settings.get("n_ctx") if isinstance(settings, dict) else None) or _int(
-            props.get("n_ctx"))
+        facts.n_ctx_slot = context_of(props)
         facts.total_slots = _int(props.get("total_slots"))
         facts.model_path = _str(props.get("model_path"))
         facts.build = _str(props.get("build_info"))
-        template = _str(props.get("chat_template"))
+        template = chat_template_of(props)  # the one the agent reads the run's syntax from
         if template:
             facts.template_chars = len(template)
             facts.template_syntax = detect_syntax(template)

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 
 from agent import Agent, AgentConfig, AgentLimits, HttpChatClient
-from agent.client import server_chat_template, server_context
+from agent.client import chat_template_of, context_of, props_of
 from agent.config import declared_syntax
 from pytest_localcode.grading import language_exports
 from pytest_localcode.live import LiveLog
@@ -78,30 +78,25 @@ class AgentSolver:
         self.owned_server = owned_server  # only a server we started is health-checked and restarted
         self.slot, self.server_index, self.live = slot, server_index, live
         self.client = HttpChatClient(base_url, working_deadline=True)
-        self._context_window: int | None = None
-        self._chat_template: str | None = None
+        self._server: tuple[int | None, str] | None = None  # (context_window, chat_template), read once
 
     def retarget(self, base_url: str, owned_server: bool, slot: int | None = None, server_index: int = 0) -> None:
         """Use another model server from the next try on (the worker's server is gone for good)."""
         self.client.close()
         self.base_url, self.owned_server, self.slot, self.server_index = base_url, owned_server, slot, server_index
         self.client = HttpChatClient(base_url, working_deadline=True)
-        self._context_window = None
-        self._chat_template = None
+        self._server = None
 
-    def context_window(self) -> int | None:
-        """The server's per-slot context (``/props``), else the config's declared window."""
-        if self._context_window is None:
+    def server_facts(self) -> tuple[int | None, str]:
+        """From one ``/props`` read per server: its per-slot context (else the config's declared
+        window) and its chat template, for the agent to tell the model's tool-call syntax by ("" when
+        the config names the syntax or the server does not say)."""
+        if self._server is None:
+            props = props_of(self.client)
             declared = (self.cfg.server_config or {}).get("context_window")
-            self._context_window = server_context(self.client) or int(declared or 0) or None
-        return self._context_window
-
-    def chat_template(self) -> str:
-        """The server's chat template (``/props``), read once, for the agent to tell the model's
-        tool-call syntax by; "" when the config names the syntax or the server does not say."""
-        if self._chat_template is None:
-            self._chat_template = "" if declared_syntax(self.cfg) else server_chat_template(self.client) or ""
-        return self._chat_template
+            template = "" if declared_syntax(self.cfg) else chat_template_of(props) or ""
+            self._server = (context_of(props) or int(declared or 0) or None, template)
+        return self._server
 
     def open_shell(self, ctx: TryContext) -> LanguageShell:
         """A sandbox on the workspace with a private build cache (``shell-cache`` in the item's run
@@ -130,8 +125,8 @@ class AgentSolver:
                 log_dir=ctx.item_dir / "logs",
                 session_file=ctx.item_dir / "session.json",
                 limits=self.limits,
-                context_window=self.context_window(),
-                chat_template=self.chat_template(),
+                context_window=self.server_facts()[0],
+                chat_template=self.server_facts()[1],
                 model_name=self.model_name,
                 prompt_overlay=ctx.exercise.name,
                 slot=self.slot,

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import pytest
 
 from agent import HttpChatClient
-from agent.client import error_message, is_context_overflow, normalize_base_url
+from agent.client import chat_template_of, context_of, error_message, is_context_overflow, normalize_base_url
 from agent.protocols import ChatError
 from agent.wire import StreamAccumulator, parse_completion
 from tests.support.scripted_server import ScriptedServer, tool_call
@@ -372,3 +372,21 @@ def test_threads_share_one_client() -> None:
         for t in threads:
             t.join(30)
     assert errors == [] and len(server.requests) == 40
+
+
+@pytest.mark.parametrize(("props", "n_ctx"), [
+    ({"default_generation_settings": {"n_ctx": 4096}, "n_ctx": 8192}, 4096),  # per slot first
+    ({"default_generation_settings": {"n_ctx": 0}, "n_ctx": 8192}, 8192),
+    ({"default_generation_settings": "not a dict", "n_ctx": 2048}, 2048),
+    ({"default_generation_settings": {"n_ctx": True}}, None),  # a bool is not a size
+    ({"n_ctx": "4096"}, None),
+    ({}, None),
+])
+def test_context_of_a_props_document(props: dict, n_ctx: int | None) -> None:
+    assert context_of(props) == n_ctx
+
+
+def test_chat_template_of_prefers_the_tool_use_template() -> None:
+    assert chat_template_of({"chat_template": "plain", "chat_template_tool_use": "tools"}) == "tools"
+    assert chat_template_of({"chat_template": "plain", "chat_template_tool_use": ""}) == "plain"
+    assert chat_template_of({"chat_template": 3}) is None
