@@ -16,14 +16,13 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import httpx
-
 from agent import Agent, AgentConfig, AgentLimits, HttpChatClient
 from agent.client import chat_template_of, context_of, props_of
 from agent.config import declared_syntax
 from pytest_localcode.grading import language_exports
 from pytest_localcode.live import LiveLog
 from pytest_localcode.sandbox.base import ExecResult, Sandbox, SandboxFactory
+from pytest_localcode.server.base import health_status
 from pytest_localcode.solvers import Attempt, TryContext
 
 # Reference material a solver must not see; the workspace never contains it, and asking for it
@@ -36,10 +35,7 @@ class ServerLost(Exception):
 
 
 def server_healthy(base_url: str, timeout: float = 5.0) -> bool:
-    try:
-        return httpx.get(base_url.rstrip("/") + "/health", timeout=timeout, trust_env=False).status_code == 200
-    except httpx.HTTPError:
-        return False
+    return health_status(base_url, timeout) == 200
 
 
 class LanguageShell:

@@ -22,18 +22,18 @@ from __future__ import annotations
 
 import os
 import threading
-from collections import Counter
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from pytest_localcode import health
 from pytest_localcode.live import CONTROLLER, STOP_FILE, LiveLog, RecordReader
+from pytest_localcode.server.base import health_status
 
 LINE_SECONDS = 30.0  # plain-line mode: at most one line this often (the first at once)
 TICK_SECONDS = 1.0
@@ -350,10 +350,8 @@ class MonitorPlugin:
             if server.get("managed"):
                 continue
             index = server["index"]
-            try:
-                up = httpx.get(server["url"] + "/health", timeout=2.0, trust_env=False).status_code < 500
-            except httpx.HTTPError:
-                up = False
+            status = health_status(server["url"], 2.0)
+            up = status is not None and status < 500
             if not up:
                 self._down.setdefault(index, now)
             elif index in self._down:

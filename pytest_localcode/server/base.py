@@ -23,6 +23,16 @@ import httpx
 from pytest_localcode.errors import LocalcodeError
 
 
+def health_status(url: str, timeout: float, path: str = "/health") -> int | None:
+    """The HTTP status of the server's health endpoint, or None when nothing answers. Straight to the
+    server, never through ``HTTP_PROXY``: a proxy's 502 is not the server's answer. Callers decide
+    what "up" is (200: ready; any status: the process is there; below 500: not failing)."""
+    try:
+        return httpx.get(url.rstrip("/") + path, timeout=timeout, trust_env=False).status_code
+    except httpx.HTTPError:
+        return None
+
+
 class ServerError(LocalcodeError):
     """The model server could not be started or died (message is one line, with the fix)."""
 
@@ -136,11 +146,8 @@ class ManagedServer:
                     f"{Path(self.binary).name} exited with code {code} during start-up; last log lines: "
                     f"{log_tail(self.log_path) or '(empty)'} (full log: {self.log_path})"
                 )
-            try:
-                if httpx.get(self.url + self.health_path, timeout=2.0, trust_env=False).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
+            if health_status(self.url, 2.0, self.health_path) == 200:
+                return
             time.sleep(0.2)
         self.stop()
         raise ServerError(f"server not healthy after {self.start_timeout:.0f}s; see {self.log_path}")
@@ -148,10 +155,7 @@ class ManagedServer:
     def alive(self) -> bool:
         if self.process is None or self.process.poll() is not None:
             return False
-        try:
-            return httpx.get(self.url + self.health_path, timeout=5.0, trust_env=False).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return health_status(self.url, 5.0, self.health_path) == 200
 
     def restart(self) -> None:
         """Kill what is left of the old process and start a new one on the same port."""

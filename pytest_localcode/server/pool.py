@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from pytest_localcode.server.base import ServerError
+from pytest_localcode.server.base import ServerError, health_status
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}
 
@@ -122,7 +122,7 @@ def probe_slots(url: str, timeout: float = 10.0) -> int:
     """Slots of the server at ``url`` (llama.cpp's ``/props`` ``total_slots``; 1 when a server
     has no such field, e.g. MLX or vLLM). Nothing answering at all is a one-line error."""
     try:
-        response = httpx.get(url.rstrip("/") + "/props", timeout=timeout)
+        response = httpx.get(url.rstrip("/") + "/props", timeout=timeout, trust_env=False)
     except httpx.HTTPError as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise ServerError(f"--server-url {url}: no server answers ({reason}); start it or leave this URL out") from None
@@ -135,11 +135,7 @@ def probe_slots(url: str, timeout: float = 10.0) -> int:
 
 def reachable(url: str, timeout: float = 5.0) -> bool:
     """Any HTTP answer (even 404 or 503 "Loading model") means the server process is there."""
-    try:
-        httpx.get(url.rstrip("/") + "/health", timeout=timeout)
-    except httpx.HTTPError:
-        return False
-    return True
+    return health_status(url, timeout) is not None
 
 
 class Route:

@@ -16,7 +16,16 @@ import pytest
 
 from pytest_localcode.server.base import ServerError, free_port
 from pytest_localcode.server.owner import marker_name
-from pytest_localcode.server.pool import Assignment, Endpoint, Pool, Route, next_server, probe_slots, server_name
+from pytest_localcode.server.pool import (
+    Assignment,
+    Endpoint,
+    Pool,
+    Route,
+    next_server,
+    probe_slots,
+    reachable,
+    server_name,
+)
 from tests.support.scripted_server import ScriptedServer
 
 
@@ -102,3 +111,17 @@ def test_route_trusts_the_owner_of_a_managed_server(tmp_path: Path) -> None:
     assert not route.gone()  # nothing listens at 10.0.0.x, but no marker either
     (tmp_path / marker_name(0)).write_text("model server died again\n")
     assert route.gone() and route.move().server.index == 1
+
+
+def test_server_checks_go_straight_to_the_server_whatever_the_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A proxy named in the environment (here: nothing listens there) is not asked about a model server."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    for variable in ("HTTP_PROXY", "http_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(variable, f"http://127.0.0.1:{dead}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with ScriptedServer(slots=3) as server:
+        assert reachable(server.url) and probe_slots(server.url) == 3
+    assert not reachable(f"http://127.0.0.1:{dead}")
