@@ -37,6 +37,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from agent.metrics import cached_of  # noqa: E402 - needs the checkout on sys.path
 
 
 @dataclass
@@ -87,13 +90,6 @@ def responses(log: Path) -> list[tuple[dict[str, Any], bool]]:
             out.append((event, cut))
             cut = False
     return out
-
-
-def cached_of(usage: dict[str, Any], timings: dict[str, Any]) -> int | None:
-    details = usage.get("prompt_tokens_details")
-    if isinstance(details, dict) and isinstance(details.get("cached_tokens"), int):
-        return int(details["cached_tokens"])
-    return timings.get("cache_n") if isinstance(timings.get("cache_n"), int) else None
 
 
 def exercises(run_dir: Path) -> list[Exercise]:

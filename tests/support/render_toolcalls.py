@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime
+import functools
 import hashlib
 import json
 import sys
@@ -33,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # run as a script, it still imports the agent's code
+    sys.path.insert(0, str(ROOT))
 FIXTURES = ROOT / "tests" / "agent" / "fixtures" / "toolcalls"
 MANIFEST = FIXTURES / "templates.json"
 FIXED_NOW = datetime.datetime(2026, 1, 15, 12, 0, 0)
@@ -148,11 +151,15 @@ END_OF_TURN = (
 
 def tool_schemas(names: tuple[str, ...] = TOOLS) -> list[dict[str, Any]]:
     """The project's real tool schemas (OpenAI ``tools`` entries), as the agent sends them."""
-    sys.path.insert(0, str(ROOT))
+    specs = _specs()
+    return [specs[name].schema(name) for name in names]
+
+
+@functools.cache
+def _specs() -> dict[str, Any]:
     from agent.tools.specs import default_specs
 
-    specs, _ = default_specs()
-    return [specs[name].schema(name) for name in names]
+    return default_specs()[0]
 
 
 def case_tools(case: str) -> list[dict[str, Any]]:
@@ -311,7 +318,6 @@ def cases_of(entry: dict[str, Any]) -> list[str]:
 
 
 def detect_syntax(template_text: str) -> str | None:
-    sys.path.insert(0, str(ROOT))
     from agent.syntaxes import detect_syntax as detect
 
     return detect(template_text)

@@ -142,7 +142,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _answer(self, fake: ScriptedServer, request: dict[str, Any], index: int, spec: Spec | None,
                 preflight: bool = False) -> None:
-        sent = fake.preflight_sent if preflight else fake.sent  # preflight requests stay out of the script's books
+        sent: list[dict[str, Any]] = [] if preflight else fake.sent  # preflight requests stay out of the script's books
         if fake.latency:
             time.sleep(fake.latency)
         if fake.tools_error and request.get("tools"):

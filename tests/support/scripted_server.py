@@ -35,7 +35,7 @@ time in ``timings``: a request that waits for a slot shows the wait as round tri
 for a free slot, as llama-server does (otherwise it answers every request at once).
 
 The harness's preflight requests (marked by :mod:`agent.probe`) never reach the script and are
-not in ``requests``/``sent``/the ledger (they are in ``preflight``/``preflight_sent``): the probe is answered with a
+not in ``requests``/``sent``/the ledger (they are in ``preflight``): the probe is answered with a
 call to the offered tool (``probe=SPEC`` replaces that answer: a hang, an error, text), the warm-up
 with one token. Misbehaviours for the preflight's checks: ``tools_error=(status, message)``
 answers every request carrying ``tools`` with that error (a chat template that cannot render
@@ -128,7 +128,6 @@ class ScriptedServer:
         self.clears_idle_slots = clears_idle_slots
         self.chat_template = chat_template  # what /props reports (the agent detects the call syntax from it)
         self.preflight: list[dict[str, Any]] = []  # {"kind": "probe" | "warm_up", "request": …}
-        self.preflight_sent: list[dict[str, Any]] = []
         self.n_ctx, self.slots, self.model, self.latency = n_ctx, slots, model, latency
         self.requests: list[dict[str, Any]] = []
         self.sent: list[dict[str, Any]] = []

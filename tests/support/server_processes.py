@@ -3,7 +3,7 @@
 Tests and benchmarks of several servers need servers that are really separate (killed with
 SIGKILL, their connections dropped, their own record of what they served), not threads of the
 test process. Each one runs ``python -m tests.support.scripted_server`` with a factory script
-from :mod:`tests.support.models` and ``--ledger``; :func:`ledger` reads it back.
+from :mod:`tests.support.models` and ``--ledger``; :meth:`ServerProcess.ledger` reads it back.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.support.stand_ins import jsonl
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -29,19 +31,13 @@ class ServerProcess:
     ledger_path: Path
 
     def ledger(self) -> list[dict[str, Any]]:
-        return ledger(self.ledger_path)
+        return jsonl(self.ledger_path)
 
     def kill(self) -> None:
         """SIGKILL: as a crashed server, its open connections drop at once."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()
-
-
-def ledger(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 @contextmanager

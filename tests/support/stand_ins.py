@@ -51,7 +51,7 @@ def fake_llama_env(tmp: Path, dataset: Path, **extra: str) -> dict[str, str]:
 def jsonl(path: Path) -> list[dict]:
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def pid_alive(pid: int) -> bool:
