@@ -31,7 +31,7 @@ from agent.client import HttpChatClient, chat_template_of, context_of, one_line
 from agent.grammar import call_grammar
 from agent.metrics import cached_of
 from agent.protocols import ChatError
-from agent.syntaxes import detect_syntax, parse_content
+from agent.syntaxes import detect_syntax, parse_content, to_tool_calls
 from agent.wire import build_request
 
 PROBE_MARK = "[localcode preflight: tool-call check]"
@@ -183,18 +183,16 @@ def probe_tool_calls(agent: Any, *, slot: int | None = None, max_tokens: int = P
     result = ProbeResult("none", name, finish_reason=resp.finish_reason, seconds=round(time.monotonic() - started, 3),
                          prompt_tokens=usage.get("prompt_tokens"), completion_tokens=usage.get("completion_tokens"))
     if resp.tool_calls:
-        call = resp.tool_calls[0]
-        result.outcome, result.called, raw = "structured", call.name, call.arguments
+        result.outcome, call = "structured", resp.tool_calls[0]
     else:
         parsed = parse_content(resp.content, [schema], prefer=agent.syntax, known=agent.known)
         if parsed is None or not parsed.calls:
             result.text = one_line(resp.content, 160)
             return result
-        first = parsed.calls[0]
-        result.outcome, result.syntax, result.called = "recovered", parsed.syntax, first.name
-        raw = first.arguments if isinstance(first.arguments, str) else json.dumps(first.arguments)
+        result.outcome, result.syntax, call = "recovered", parsed.syntax, to_tool_calls(parsed)[0]
+    result.called = call.name
     try:
-        result.arguments_ok = isinstance(json.loads(raw), dict)
+        result.arguments_ok = isinstance(json.loads(call.arguments), dict)
     except ValueError:
         result.arguments_ok = False
     return result

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.callreader import Form, ParsedCall, ToolIndex, index_tools, read_form, typed_value
+from agent.protocols import ToolCall
 
 __all__ = [
     "GRAMMAR_SYNTAX",
@@ -413,10 +414,8 @@ class Parsed:
     strict: bool = True  # False: prose followed the calls (a lenient parse)
 
 
-def to_tool_calls(parsed: Parsed) -> list[Any]:
+def to_tool_calls(parsed: Parsed) -> list[ToolCall]:
     """``parsed.calls`` as :class:`agent.protocols.ToolCall` (raw JSON ``arguments``, no id)."""
-    from agent.protocols import ToolCall
-
     return [
         ToolCall(id="", name=c.name, arguments=c.arguments if isinstance(c.arguments, str) else json.dumps(c.arguments))
         for c in parsed.calls
