@@ -65,10 +65,10 @@ def baseline(points: list[dict[str, Any]], start: float) -> float | None:
     return statistics.median(first) if len(first) >= MIN_BASELINE else None
 
 
-def slowdowns(points: list[dict[str, Any]], start: float, fraction: float, server: int) -> list[dict[str, Any]]:
-    """The slowdown intervals of one server's timed samples (in time order)."""
-    timed = [p for p in points if p["decode"] is not None]
-    base = baseline(timed, start)
+def slowdowns(points: list[dict[str, Any]], timed: list[dict[str, Any]], base: float | None, start: float,
+              fraction: float, server: int) -> list[dict[str, Any]]:
+    """The slowdown intervals of one server's samples (``points``; ``timed``: those with a decode
+    speed, in time order; ``base``: their :func:`baseline`)."""
     if base is None:
         return []
     threshold = fraction * base
@@ -158,7 +158,8 @@ def analyse(records: list[dict[str, Any]], *, fraction: float = DEFAULT_FRACTION
         mine = [p for p in points if p["srv"] == server]
         decode = [p["decode"] for p in mine if p["decode"] is not None]
         prefill = [p["prefill"] for p in mine if p["prefill"] is not None]
-        base = baseline([p for p in mine if p["decode"] is not None], begin)
+        timed = [p for p in mine if p["decode"] is not None]
+        base = baseline(timed, begin)
         servers[str(server)] = {
             "responses": len(mine),
             "timed": len(decode),
@@ -166,7 +167,7 @@ def analyse(records: list[dict[str, Any]], *, fraction: float = DEFAULT_FRACTION
             "median_decode_tps": round(statistics.median(decode), 2) if decode else None,
             "median_prefill_tps": round(statistics.median(prefill), 2) if prefill else None,
         }
-        events += slowdowns(mine, begin, fraction, server)
+        events += slowdowns(mine, timed, base, begin, fraction, server)
     events += restarts(records) + error_runs(records)
     events.sort(key=lambda e: (e["start"], e["kind"]))
     for event in events:
