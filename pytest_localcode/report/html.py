@@ -20,10 +20,11 @@ from pytest_localcode.report.text import (
     MAX_K_SHOWN,
     cache_and_time_lines,
     call_source_lines,
+    determinism_note,
     energy_line,
     interval_text,
     method_text,
-    preflight_lines,
+    preflight_server_lines,
 )
 from pytest_localcode.results import ExerciseResult
 
@@ -341,16 +342,12 @@ def replace_environment(config: Any, provenance: dict[str, Any]) -> None:
 
 def preflight_environment(provenance: dict[str, Any]) -> dict[str, Any]:
     """The preflight's findings and the determinism note, for the table at the top of the report."""
-    lines = preflight_lines(provenance)
-    if not lines:
-        return {}
-    determinism = [line for line in lines if line.startswith("Determinism: ")]
-    found = [line for line in lines if not line.startswith("Determinism: ")]
+    found, note = preflight_server_lines(provenance), determinism_note(provenance)
     env: dict[str, Any] = {}
     if found:
         env["Preflight"] = "<br>".join(_esc(line) for line in found)
-    if determinism:
-        env["Determinism"] = _esc(determinism[0].removeprefix("Determinism: "))
+    if note:
+        env["Determinism"] = _esc(note)
     return env
 
 

@@ -269,6 +269,16 @@ def cache_and_time_lines(summary: dict[str, Any]) -> list[str]:
 
 def preflight_lines(provenance: dict[str, Any]) -> list[str]:
     """What the preflight found on each server, and whether the run can be deterministic."""
+    note = determinism_note(provenance)
+    return preflight_server_lines(provenance) + ([f"Determinism: {note}"] if note else [])
+
+
+def determinism_note(provenance: dict[str, Any]) -> str | None:
+    return (provenance.get("determinism") or {}).get("note")
+
+
+def preflight_server_lines(provenance: dict[str, Any]) -> list[str]:
+    """What the preflight found on each server."""
     lines = []
     for record in provenance.get("preflight") or []:
         facts, context, model = record["facts"], record["context"], record["model"]
@@ -285,9 +295,6 @@ def preflight_lines(provenance: dict[str, Any]) -> list[str]:
                      + ("; requests pinned to each worker's slot (id_slot)" if record.get("id_slot") else ""))
         if record.get("queueing"):
             lines.append(f"  {record['queueing']}")
-    note = provenance.get("determinism")
-    if note:
-        lines.append(f"Determinism: {note['note']}")
     return lines
 
 
